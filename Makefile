@@ -1,0 +1,56 @@
+# Two commands a reader needs: `make book` and `make test` (see README.md).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export VQLAB_DATA ?= $(HOME)/.cache/vqlab
+export PYTHONHASHSEED := 0
+export TF_CPP_MIN_LOG_LEVEL := 2
+
+.PHONY: book test unit nbval lab data bench weights lock clean help
+
+help:
+	@echo "make book   - install, fetch MNIST, execute every chapter, write _build/html/index.html"
+	@echo "make test   - install, unit tests, HTML build with warnings as errors, every chapter under nbval"
+	@echo "make lab    - open the chapters in JupyterLab (MyST .md files open as notebooks)"
+	@echo "make bench  - training benchmark: reference VQ-VAE vs vqlab's recipe"
+	@echo "make weights - retrain every shipped model from scratch"
+
+$(STAMP): requirements.txt constraints.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt -c constraints.txt
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps -e .
+	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $(STAMP)
+
+data: $(STAMP)
+	$(PY) -m vqlab.data
+
+book: data
+	$(PY) -m jupyter_book build . -W -n --keep-going
+	@echo "Open _build/html/index.html"
+
+unit: $(STAMP)
+	$(PY) -m pytest -q tests
+
+nbval: book
+	$(PY) tools/executed_chapters.py | xargs $(PY) -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env
+
+test: data unit book nbval
+
+lab: data
+	$(VENV)/bin/jupyter lab book/
+
+bench: data
+	$(PY) benchmarks/train_vqvae.py
+
+weights: data
+	$(PY) -m vqlab.train all
+
+lock:
+	$(PY) -m pip freeze --exclude-editable | grep -v '^-e' > constraints.txt.new
+	(echo "# Full pinned stack (pip freeze of a working install, Python 3.11). Regenerate with 'make lock'."; cat constraints.txt.new) > constraints.txt
+	rm constraints.txt.new
+
+clean:
+	rm -rf _build

@@ -1,0 +1,69 @@
+"""Figures the chapters share: image grids, latent scatter plots, decoded latent grids."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+
+def image_grid(images, ncols: int = 10, titles=None, size: float = 1.0, cmap="gray", axes=None):
+    """Show images (n, H, W[, 1]) in a grid of ``ncols`` columns; return the figure."""
+    images = np.asarray(images)
+    if images.ndim == 4 and images.shape[-1] == 1:
+        images = images[..., 0]
+    n = len(images)
+    nrows = int(np.ceil(n / ncols))
+    fig, axs = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * size * 1.1), squeeze=False)
+    for i, ax in enumerate(axs.flat):
+        ax.axis("off")
+        if i < n:
+            ax.imshow(images[i], cmap=cmap, vmin=0, vmax=1)
+            if titles is not None:
+                ax.set_title(str(titles[i]), fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def latent_scatter(z, labels, ax=None, title=None, s=2):
+    """2-D codes coloured by digit label."""
+    z = np.asarray(z)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 4.5))
+    sc = ax.scatter(z[:, 0], z[:, 1], c=labels, cmap="tab10", s=s, alpha=0.7, vmin=-0.5, vmax=9.5)
+    ax.figure.colorbar(sc, ax=ax, ticks=range(10), label="digit")
+    ax.set_xlabel("$z_1$")
+    ax.set_ylabel("$z_2$")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def decoded_grid(decode, extent=(-3, 3), n: int = 15, ax=None, title=None):
+    """Decode an n x n grid of 2-D latents spanning ``extent`` and tile the images."""
+    side = np.linspace(extent[0], extent[1], n)
+    zz = np.array([[x, y] for y in side[::-1] for x in side], np.float32)
+    imgs = np.asarray(decode(zz)).reshape(n, n, 28, 28)
+    canvas = imgs.transpose(0, 2, 1, 3).reshape(n * 28, n * 28)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 5))
+    ax.imshow(canvas, cmap="gray", extent=(extent[0], extent[1], extent[0], extent[1]))
+    ax.set_xlabel("$z_1$")
+    ax.set_ylabel("$z_2$")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def token_grid(tokens, ax=None, num_codes=None, title=None):
+    """Show an integer token grid (h, w) with the token number written in each cell."""
+    tokens = np.asarray(tokens)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(3, 3))
+    ax.imshow(tokens, cmap="viridis", vmin=0, vmax=(num_codes or tokens.max() + 1) - 1)
+    for (i, j), t in np.ndenumerate(tokens):
+        ax.text(j, i, str(t), ha="center", va="center", fontsize=7, color="white")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title)
+    return ax

@@ -1,0 +1,45 @@
+"""Print the executed notebook of every chapter in _toc.yml (for nbval), or fail if one is missing.
+
+The HTML build executes each chapter once and keeps the executed notebook under
+_build/jupyter_execute/; nbval then runs it again and compares the cells marked
+``# NBVAL_CHECK_OUTPUT`` with that first run.
+"""
+
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def toc_files(toc_path=ROOT / "_toc.yml"):
+    toc = yaml.safe_load(Path(toc_path).read_text())
+    files = [toc["root"]]
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "file" in node:
+                files.append(node["file"])
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(toc.get("parts", toc.get("chapters", [])))
+    return files
+
+
+def main():
+    missing, found = [], []
+    for f in toc_files():
+        nb = ROOT / "_build" / "jupyter_execute" / f"{f}.ipynb"
+        (found if nb.exists() else missing).append(nb)
+    if missing:
+        sys.exit("not executed by the book build: " + ", ".join(map(str, missing)))
+    print("\n".join(str(p.relative_to(ROOT)) for p in found))
+
+
+if __name__ == "__main__":
+    main()
