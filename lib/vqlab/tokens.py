@@ -1,0 +1,112 @@
+"""Manipulations of token grids (thesis section 5.2), for any grid size and codebook.
+
+A VQ-VAE turns an image into a grid of integers, ``tokens`` of shape (h, w) or a batch
+(n, h, w). These functions edit such grids the way one edits an image: shift, rotate,
+flip, combine halves. They work on any array of that layout, so the very same call
+applied to pixels (n, H, W) gives the pixel-space version of an edit, which is how the
+book measures whether an edit in token space means the same thing as in pixel space.
+
+Axes: ``x`` runs along a row (left to right, the last axis), ``y`` down a column
+(the axis before it). A positive ``dx`` moves content right, a positive ``dy`` down.
+
+``invert_latents`` is the one edit that is not on tokens: it negates the continuous
+encoder outputs z_e before they are quantized.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+AXES = ("x", "y")
+FILLS = ("wrap", "edge")
+
+
+def _as_grids(grid) -> tuple[np.ndarray, bool]:
+    """(n, h, w) view of ``grid``, and whether the input was a single (h, w) grid."""
+    grid = np.asarray(grid)
+    if grid.ndim == 2:
+        return grid[None], True
+    if grid.ndim == 3:
+        return grid, False
+    raise ValueError(f"expected a grid (h, w) or a batch of grids (n, h, w), got shape {grid.shape}")
+
+
+def _axis_index(axis: str) -> int:
+    if axis not in AXES:
+        raise ValueError(f"axis should be 'x' (along a row) or 'y' (down a column), got {axis!r}")
+    return 2 if axis == "x" else 1
+
+
+def _shift_one_axis(g: np.ndarray, by: int, ax: int, fill) -> np.ndarray:
+    size = g.shape[ax]
+    if abs(by) >= size:
+        name = "x" if ax == 2 else "y"
+        raise ValueError(f"shift d{name}={by} is not smaller than the grid's size {size} along {name}")
+    if by == 0:
+        return g
+    if fill == "wrap":
+        return np.roll(g, by, axis=ax)
+    out = np.roll(g, by, axis=ax)
+    idx = [slice(None)] * 3
+    if by > 0:
+        idx[ax] = slice(0, by)
+        edge = np.take(g, [0], axis=ax)
+    else:
+        idx[ax] = slice(size + by, size)
+        edge = np.take(g, [size - 1], axis=ax)
+    out[tuple(idx)] = edge if fill == "edge" else fill
+    return out
+
+
+def shift(grid, dx: int = 0, dy: int = 0, fill="wrap") -> np.ndarray:
+    """Move the content ``dx`` cells right and ``dy`` cells down.
+
+    ``fill`` says what enters at the border: 'wrap' (what leaves one side enters the
+    other), 'edge' (repeat the border row or column), or a value (e.g. the token of an
+    empty background, or 0.0 for pixels).
+    """
+    valid = fill in FILLS if isinstance(fill, str) else np.isscalar(fill) and not isinstance(fill, bool)
+    if not valid:
+        raise ValueError(f"fill should be 'wrap', 'edge' or a number, got {fill!r}")
+    g, single = _as_grids(grid)
+    out = _shift_one_axis(_shift_one_axis(g, int(dx), 2, fill), int(dy), 1, fill)
+    return out[0] if single else out
+
+
+def rotate90(grid, k: int = 1) -> np.ndarray:
+    """Rotate by k * 90 degrees counter-clockwise (k may be negative). The grid must be square
+    for a batch of odd k to keep its shape, as it does for every grid of this book."""
+    g, single = _as_grids(grid)
+    out = np.rot90(g, k=int(k), axes=(1, 2))
+    return out[0] if single else out
+
+
+def flip(grid, axis: str = "x") -> np.ndarray:
+    """Mirror along ``axis``: 'x' reverses each row (left <-> right), 'y' each column (top <-> bottom)."""
+    g, single = _as_grids(grid)
+    out = np.flip(g, axis=_axis_index(axis))
+    return out[0] if single else out
+
+
+def combine(first, second, axis: str = "x", split: int | None = None) -> np.ndarray:
+    """Join two grids of the same shape: the part of ``first`` before ``split`` and the part
+    of ``second`` from ``split`` on, along ``axis`` ('x': left | right, 'y': top / bottom).
+    ``split`` defaults to the middle (rounded down)."""
+    a, single_a = _as_grids(first)
+    b, single_b = _as_grids(second)
+    if a.shape != b.shape:
+        raise ValueError(f"grids to combine must have the same shape, got {np.shape(first)} and {np.shape(second)}")
+    ax = _axis_index(axis)
+    size = a.shape[ax]
+    split = size // 2 if split is None else int(split)
+    if not 0 <= split <= size:
+        raise ValueError(f"split should lie in [0, {size}] along {axis}, got {split}")
+    idx = np.arange(size).reshape([-1 if i == ax else 1 for i in range(3)])
+    out = np.where(idx < split, a, b)
+    return out[0] if single_a and single_b else out
+
+
+def invert_latents(z_e) -> np.ndarray:
+    """Negate the continuous encoder outputs: z_e -> -z_e (quantize the result afterwards)."""
+    return -np.asarray(z_e)
+
