@@ -1,0 +1,128 @@
+"""``vqlab.losses``: each loss is a negative log-probability; checked against SciPy's densities."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from vqlab import losses
+
+
+def as_np(t):
+    return np.asarray(t, np.float64)
+
+
+@pytest.fixture
+def images():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(size=(4, 28, 28, 1)).astype(np.float32)
+    x_hat = rng.uniform(0.01, 0.99, size=(4, 28, 28, 1)).astype(np.float32)
+    return x, x_hat
+
+
+def test_gaussian_nll_is_the_unit_variance_gaussian_log_density(images):
+    x, x_hat = images
+    reference = -stats.norm.logpdf(x, loc=x_hat, scale=1.0).reshape(4, -1).sum(axis=1)
+    np.testing.assert_allclose(as_np(losses.gaussian_nll(x, x_hat)), reference, rtol=1e-5)
+    # Another variance: scale is the standard deviation, sqrt(variance).
+    reference = -stats.norm.logpdf(x, loc=x_hat, scale=math.sqrt(0.3)).reshape(4, -1).sum(axis=1)
+    np.testing.assert_allclose(as_np(losses.gaussian_nll(x, x_hat, variance=0.3)), reference, rtol=1e-5)
+
+
+def test_mse_is_the_gaussian_nll_up_to_a_constant_and_a_scale(images):
+    x, x_hat = images
+    D = 28 * 28
+    nll = as_np(losses.gaussian_nll(x, x_hat))
+    mse = as_np(losses.mean_squared_error(x, x_hat))
+    np.testing.assert_allclose(nll, 0.5 * D * mse + 0.5 * D * math.log(2 * math.pi), rtol=1e-5)
+    with pytest.raises(AssertionError):  # a missing factor 1/2 is detected
+        np.testing.assert_allclose(nll, D * mse + 0.5 * D * math.log(2 * math.pi), rtol=1e-3)
+
+
+def test_bernoulli_nll_is_the_bernoulli_log_pmf_for_binary_pixels(images):
+    x, x_hat = images
+    x_bin = (x > 0.5).astype(np.float32)
+    reference = -stats.bernoulli.logpmf(x_bin, x_hat).reshape(4, -1).sum(axis=1)
+    np.testing.assert_allclose(as_np(losses.bernoulli_nll(x_bin, x_hat)), reference, rtol=1e-5)
+    # For grey pixels it is the binary cross-entropy -[x log p + (1-x) log(1-p)].
+    bce = -(x * np.log(x_hat.astype(np.float64)) + (1 - x) * np.log(1 - x_hat.astype(np.float64)))
+    np.testing.assert_allclose(as_np(losses.bernoulli_nll(x, x_hat)), bce.reshape(4, -1).sum(1), rtol=1e-5)
+
+
+def test_bernoulli_nll_stays_finite_at_saturated_probabilities():
+    x = np.ones((1, 3), np.float32)
+    value = as_np(losses.bernoulli_nll(x, np.array([[0.0, 1.0, 0.5]], np.float32)))
+    assert np.all(np.isfinite(value)) and value[0] > 10
+
+
+def test_kl_to_standard_normal_known_values_and_per_dimension_terms():
+    zero = as_np(losses.kl_to_standard_normal(np.zeros((3, 2)), np.zeros((3, 2))))
+    np.testing.assert_array_equal(zero, 0.0)
+    # N(1, 1) vs N(0, 1): 0.5 * mean^2 = 0.5. N(0, e) vs N(0, 1): 0.5 * (e - 1 - 1).
+    mean, log_var = np.array([[1.0, 0.0]]), np.array([[0.0, 1.0]])
+    expected = 0.5 + 0.5 * (math.e - 2.0)
+    assert as_np(losses.kl_to_standard_normal(mean, log_var))[0] == pytest.approx(expected, rel=1e-12)
+    rng = np.random.default_rng(0)
+    m, lv = rng.normal(size=(5, 3)), rng.normal(size=(5, 3))
+    per_dim = as_np(losses.kl_per_dimension(m, lv))
+    assert per_dim.shape == (3,)
+    assert per_dim.sum() == pytest.approx(as_np(losses.kl_to_standard_normal(m, lv)).mean(), rel=1e-12)
+    assert np.all(as_np(losses.kl_to_standard_normal(m, lv)) > 0)
+
+
+def test_kl_rejects_mismatched_shapes():
+    with pytest.raises(ValueError, match="same shape"):
+        losses.kl_to_standard_normal(np.zeros((2, 3)), np.zeros((2, 4)))
+    with pytest.raises(ValueError, match=r"\(batch, latent_dim\)"):
+        losses.kl_to_standard_normal(np.zeros(3), np.zeros(3))
+
+
+def test_reconstruction_loss_by_name(images):
+    x, x_hat = images
+    np.testing.assert_allclose(as_np(losses.reconstruction_loss("bce", x, x_hat)),
+                               as_np(losses.bernoulli_nll(x, x_hat)))
+    np.testing.assert_allclose(as_np(losses.reconstruction_loss("mse", x, x_hat)),
+                               ((x - x_hat) ** 2).reshape(4, -1).mean(1), rtol=1e-5)
+    with pytest.raises(ValueError, match="'bce' or 'mse'"):
+        losses.reconstruction_loss("l1", x, x_hat)
+
+
+def test_elbo_is_minus_reconstruction_minus_kl(images):
+    x, x_hat = images
+    mean, log_var = np.full((4, 2), 0.5, np.float32), np.full((4, 2), -0.5, np.float32)
+    expected = -as_np(losses.bernoulli_nll(x, x_hat)) - as_np(losses.kl_to_standard_normal(mean, log_var))
+    np.testing.assert_allclose(as_np(losses.elbo(x, x_hat, mean, log_var)), expected, rtol=1e-6)
+
+
+def test_log_normal_matches_scipy():
+    rng = np.random.default_rng(0)
+    z, mean, log_var = rng.normal(size=(3, 4, 2))
+    reference = stats.norm.logpdf(z, mean, np.exp(0.5 * log_var)).sum(axis=-1)
+    np.testing.assert_allclose(as_np(losses.log_normal(z, mean, log_var)), reference, rtol=1e-10)
+
+
+class PriorEncoderModel:
+    """q(z|x) = p(z) = N(0, I) and a decoder that ignores z: every importance weight is p(x)."""
+
+    latent_dim = 2
+
+    def __init__(self, probs):
+        self.probs = probs
+
+    def encode(self, x):
+        return np.zeros((len(x), self.latent_dim), np.float32), np.zeros((len(x), self.latent_dim), np.float32)
+
+    def decode(self, z):
+        return np.broadcast_to(self.probs, (len(z),) + self.probs.shape)
+
+
+def test_iwae_bound_is_exact_when_q_is_the_posterior():
+    rng = np.random.default_rng(0)
+    probs = rng.uniform(0.05, 0.95, size=(28, 28, 1)).astype(np.float32)
+    x = (rng.uniform(size=(3, 28, 28, 1)) < 0.5).astype(np.float32)
+    log_px = -as_np(losses.bernoulli_nll(x, np.broadcast_to(probs, x.shape)))
+    for k in (1, 5):
+        np.testing.assert_allclose(losses.iwae_bound(PriorEncoderModel(probs), x, k=k), log_px, rtol=1e-5)
+    with pytest.raises(ValueError, match="positive number of samples"):
+        losses.iwae_bound(PriorEncoderModel(probs), x, k=0)
