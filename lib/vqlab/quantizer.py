@@ -86,6 +86,9 @@ class VectorQuantizer(keras.layers.Layer):
         return ops.take(self.codebook, ops.cast(indices, "int32"), axis=0)
 
     def call(self, z_e, training=False):
+        if z_e.shape[-1] != self.code_dim:  # reshape below would silently mix vectors
+            raise ValueError(f"VectorQuantizer expects inputs with last axis {self.code_dim}, "
+                             f"got shape {tuple(z_e.shape)}")
         flat = ops.reshape(z_e, (-1, self.code_dim))
         distances = self.distances(flat)
         indices = ops.argmin(distances, axis=1)
@@ -176,7 +179,10 @@ def kmeans_plus_plus(points: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
 
 def codebook_perplexity(indices, num_codes: int) -> tuple[float, float]:
     """Perplexity exp(H) of the code histogram and the fraction of codes used at least once."""
-    counts = np.bincount(np.asarray(indices).ravel(), minlength=num_codes).astype(np.float64)
+    indices = np.asarray(indices).ravel()
+    if indices.size == 0 or indices.min() < 0 or indices.max() >= num_codes:
+        raise ValueError(f"indices must be a non-empty array of codes in [0, {num_codes})")
+    counts = np.bincount(indices, minlength=num_codes).astype(np.float64)
     p = counts / counts.sum()
     nz = p[p > 0]
     return float(np.exp(-(nz * np.log(nz)).sum())), float((counts > 0).mean())

@@ -17,7 +17,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from ..quantizer import VectorQuantizer
+from ..quantizer import VectorQuantizer, codebook_perplexity
 from . import blocks
 
 
@@ -136,8 +136,23 @@ class VQVAE(keras.Model):
 
     def decode_latents(self, z) -> np.ndarray:
         """Decode (n, h, w, code_dim) latents to images in [0, 1]."""
-        out = blocks.batched(lambda b: self.decoder(b), np.asarray(z, np.float32))
+        z = np.asarray(z, np.float32)
+        if z.ndim != 4 or z.shape[1:] != self.grid_shape + (self.code_dim,):
+            raise ValueError(f"expected latents of shape (n, {self.grid_shape[0]}, "
+                             f"{self.grid_shape[1]}, {self.code_dim}), got {z.shape}")
+        out = blocks.batched(lambda b: self.decoder(b), z)
         return np.clip(out, 0.0, 1.0)
 
     def reconstruct(self, x) -> np.ndarray:
         return self.decode_tokens(self.encode_tokens(x))
+
+    def measure(self, x) -> dict:
+        """On images ``x``: MSE of the reconstruction through the tokens (pixels in [0, 1]),
+        the fraction of codes used at least once, the perplexity of the code histogram,
+        and that histogram (``counts``: how many tokens of ``x`` each code is)."""
+        x = blocks.check_images(x, self.image_shape)
+        tokens = self.encode_tokens(x)
+        perplexity, usage = codebook_perplexity(tokens, self.num_codes)
+        mse = float(np.mean(np.square(x - self.decode_tokens(tokens))))
+        counts = np.bincount(tokens.ravel(), minlength=self.num_codes)
+        return {"mse": mse, "codes_used": usage, "perplexity": perplexity, "counts": counts}
