@@ -42,6 +42,7 @@ lab: data
 	$(VENV)/bin/jupyter lab book/
 
 bench: data
+	$(PY) benchmarks/load_models.py
 	$(PY) benchmarks/train_vqvae.py
 
 weights: data

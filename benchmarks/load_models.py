@@ -1,0 +1,32 @@
+"""How long each shipped model takes to load (goal: under a second each), against a baseline.
+
+The baseline in the same run is building the same model with fresh random weights, so
+the ratio shows what reading and verifying the weights file adds on this machine.
+"""
+
+import time
+
+import vqlab  # noqa: F401  (quiet TensorFlow)
+from vqlab import pretrained
+
+
+def best_of(fn, repeats=3):
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def main():
+    pretrained.load("vqvae_mnist")  # warm-up: import TensorFlow and Keras once
+    print(f"{'model':26s} {'load (s)':>9s} {'build only (s)':>15s} {'ratio':>6s}")
+    for name in pretrained.names():
+        load = best_of(lambda: pretrained.load(name))
+        build = best_of(lambda: pretrained.build(name))
+        print(f"{name:26s} {load:9.3f} {build:15.3f} {load / build:6.2f}")
+
+
+if __name__ == "__main__":
+    main()
