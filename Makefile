@@ -27,7 +27,7 @@ data: $(STAMP)
 	$(PY) -m vqlab.data
 
 book: data
-	$(PY) -m jupyter_book build . -W -n --keep-going
+	$(VENV)/bin/jupyter-book build . -W -n --keep-going
 	@echo "Open _build/html/index.html"
 
 unit: $(STAMP)

@@ -110,7 +110,7 @@ def train(name: str, out: Path = pretrained.WEIGHTS_DIR, checkpoint_dir: Path = 
           .batch(r.batch_size).prefetch(tf.data.AUTOTUNE))
     t0 = time.time()
     if start < epochs:
-        model.fit(ds, epochs=epochs, initial_epoch=start, callbacks=[ckpt], verbose=verbose)
+        model.fit(ds, epochs=epochs, initial_epoch=start, callbacks=[ckpt], verbose=verbose, shuffle=False)
     seconds = time.time() - t0
 
     out = Path(out)
