@@ -34,7 +34,7 @@ unit: $(STAMP)
 	$(PY) -m pytest -q tests
 
 nbval: book
-	$(PY) tools/executed_chapters.py | xargs $(PY) -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env
+	$(PY) tools/nbval_chapters.py
 
 test: data unit book nbval
 

@@ -1,4 +1,4 @@
-"""Print the executed notebook of every chapter in _toc.yml (for nbval), or fail if one is missing.
+"""Run nbval on the executed notebook of every chapter in _toc.yml; fail if one is missing.
 
 The HTML build executes each chapter once and keeps the executed notebook under
 _build/jupyter_execute/; nbval then runs it again and compares the cells marked
@@ -8,7 +8,6 @@ _build/jupyter_execute/; nbval then runs it again and compares the cells marked
 import sys
 from pathlib import Path
 
-import nbformat
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,25 +31,7 @@ def toc_files(toc_path=ROOT / "_toc.yml"):
     return files
 
 
-def coalesce_streams(path: Path) -> None:
-    """Merge every stdout (and every stderr) output of a cell into its first one, as nbval
-    does with the outputs of its own run, so a cell that prints twice compares equal."""
-    nb = nbformat.read(path, as_version=4)
-    for cell in nb.cells:
-        merged, first = [], {}
-        for out in cell.get("outputs", []):
-            if out.output_type == "stream" and out.name in first:
-                first[out.name].text += out.text
-                continue
-            if out.output_type == "stream":
-                first[out.name] = out
-            merged.append(out)
-        if "outputs" in cell:
-            cell.outputs = merged
-    nbformat.write(nb, path)
-
-
-def main():
+def main(argv):
     missing, found = [], []
     for f in toc_files():
         if "kernelspec:" not in (ROOT / f"{f}.md").read_text():
@@ -58,11 +39,15 @@ def main():
         nb = ROOT / "_build" / "jupyter_execute" / f"{f}.ipynb"
         (found if nb.exists() else missing).append(nb)
     if missing:
-        sys.exit("not executed by the book build: " + ", ".join(map(str, missing)))
-    for nb in found:
-        coalesce_streams(nb)
-    print("\n".join(str(p.relative_to(ROOT)) for p in found))
+        sys.exit("not executed by the book build (run `make book` after `make clean`): "
+                 + ", ".join(map(str, missing)))
+    sys.path.insert(0, str(Path(__file__).parent))  # for the nbval_myst plugin
+    import pytest
+
+    args = ["-q", "-p", "no:cacheprovider", "-p", "nbval_myst", "--nbval-lax", "--nbval-current-env",
+            "--rootdir", str(ROOT), *argv, *map(str, found)]
+    return pytest.main(args)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main(sys.argv[1:]))
