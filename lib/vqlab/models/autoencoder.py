@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import keras
 import numpy as np
 from keras import ops
 
 from .. import losses
 from . import blocks
+from .base import LossTermsModel
 
 
-class Autoencoder(keras.Model):
+class Autoencoder(LossTermsModel):
     """Deterministic autoencoder with a ``latent_dim``-dimensional code.
 
     ``kind`` is 'dense' or 'conv'; ``reconstruction`` is 'bce' or 'mse'.
@@ -22,14 +22,9 @@ class Autoencoder(keras.Model):
         self.latent_dim, self.kind, self.reconstruction = latent_dim, blocks.check_kind(kind), reconstruction
         self.encoder = blocks.encoder(kind, latent_dim)
         self.decoder = blocks.decoder(kind, latent_dim)
-        self.loss_tracker = keras.metrics.Mean(name="loss")
 
     def get_config(self):
         return {"latent_dim": self.latent_dim, "kind": self.kind, "reconstruction": self.reconstruction}
-
-    @property
-    def metrics(self):
-        return [self.loss_tracker]
 
     def call(self, x, training=False):
         return self.decoder(self.encoder(x, training=training), training=training)
@@ -39,20 +34,6 @@ class Autoencoder(keras.Model):
         loss = ops.mean(losses.reconstruction_loss(self.reconstruction, x, x_hat))
         return {"loss": loss}
 
-    def train_step(self, data):
-        import tensorflow as tf
-
-        with tf.GradientTape() as tape:
-            terms = self.loss_terms(data, training=True)
-        grads = tape.gradient(terms["loss"], self.trainable_weights)
-        self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
-        self.loss_tracker.update_state(terms["loss"])
-        return {m.name: m.result() for m in self.metrics}
-
-    def test_step(self, data):
-        self.loss_tracker.update_state(self.loss_terms(data)["loss"])
-        return {m.name: m.result() for m in self.metrics}
-
     def encode(self, x) -> np.ndarray:
         """Codes z = f(x), shape (n, latent_dim)."""
         x = blocks.check_images(x)
@@ -60,10 +41,7 @@ class Autoencoder(keras.Model):
 
     def decode(self, z) -> np.ndarray:
         """Images g(z), shape (n, 28, 28, 1)."""
-        z = np.asarray(z, np.float32)
-        if z.ndim != 2 or z.shape[1] != self.latent_dim:
-            raise ValueError(f"expected codes of shape (n, {self.latent_dim}), got {z.shape}")
-        return blocks.batched(lambda b: self.decoder(b), z)
+        return blocks.batched(lambda b: self.decoder(b), blocks.check_latents(z, self.latent_dim))
 
     def reconstruct(self, x) -> np.ndarray:
         return self.decode(self.encode(x))

@@ -74,6 +74,14 @@ def check_images(x, image_shape=IMAGE_SHAPE) -> np.ndarray:
     return x
 
 
+def check_latents(z, latent_dim: int) -> np.ndarray:
+    """Return ``z`` as float32 of shape (n, latent_dim), or raise a clear error."""
+    z = np.asarray(z, np.float32)
+    if z.ndim != 2 or z.shape[1] != latent_dim:
+        raise ValueError(f"expected latents of shape (n, {latent_dim}), got {z.shape}")
+    return z
+
+
 def batched(fn, x, batch_size: int = 1000):
     """Apply ``fn`` to ``x`` in chunks and concatenate the NumPy results (tuples allowed)."""
     outs = [fn(x[i:i + batch_size]) for i in range(0, max(len(x), 1), batch_size)]

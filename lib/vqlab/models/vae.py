@@ -16,15 +16,18 @@ from keras import ops
 
 from .. import losses
 from . import blocks
+from .base import LossTermsModel
 
 
-class VAE(keras.Model):
+class VAE(LossTermsModel):
     """VAE with a ``latent_dim``-dimensional Gaussian latent and a standard normal prior.
 
     ``kind``: 'dense' or 'conv'. ``reconstruction``: 'bce' (Bernoulli NLL summed over
     pixels) or 'mse' (squared error averaged over pixels, as Keras' ``mse``).
     ``kl_weight`` multiplies the KL term (1.0 is the true ELBO for 'bce').
     """
+
+    TERMS = ("loss", "reconstruction", "kl")
 
     def __init__(self, latent_dim: int = 2, kind: str = "dense", reconstruction: str = "bce",
                  kl_weight: float = 1.0, seed: int = 0, **kwargs):
@@ -35,15 +38,10 @@ class VAE(keras.Model):
         self.encoder = blocks.encoder(kind, 2 * latent_dim)
         self.decoder = blocks.decoder(kind, latent_dim)
         self.seed_generator = keras.random.SeedGenerator(seed)
-        self.trackers = {n: keras.metrics.Mean(name=n) for n in ("loss", "reconstruction", "kl")}
 
     def get_config(self):
         return {"latent_dim": self.latent_dim, "kind": self.kind,
                 "reconstruction": self.reconstruction, "kl_weight": self.kl_weight}
-
-    @property
-    def metrics(self):
-        return list(self.trackers.values())
 
     def posterior(self, x, training=False):
         """(mean, log_var) of q(z|x), each (n, latent_dim)."""
@@ -65,23 +63,6 @@ class VAE(keras.Model):
         kl = ops.mean(losses.kl_to_standard_normal(mean, log_var))
         return {"loss": rec + self.kl_weight * kl, "reconstruction": rec, "kl": kl}
 
-    def _track(self, terms):
-        for name, tracker in self.trackers.items():
-            tracker.update_state(terms[name])
-        return {name: t.result() for name, t in self.trackers.items()}
-
-    def train_step(self, data):
-        import tensorflow as tf
-
-        with tf.GradientTape() as tape:
-            terms = self.loss_terms(data, training=True)
-        grads = tape.gradient(terms["loss"], self.trainable_weights)
-        self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
-        return self._track(terms)
-
-    def test_step(self, data):
-        return self._track(self.loss_terms(data))
-
     # What a chapter calls -------------------------------------------------------------
     def encode(self, x):
         """(mean, log_var) of q(z|x) for images ``x`` in [0, 1], as NumPy arrays."""
@@ -90,10 +71,7 @@ class VAE(keras.Model):
 
     def decode(self, z) -> np.ndarray:
         """Pixel probabilities p(x|z) for latents ``z`` of shape (n, latent_dim)."""
-        z = np.asarray(z, np.float32)
-        if z.ndim != 2 or z.shape[1] != self.latent_dim:
-            raise ValueError(f"expected latents of shape (n, {self.latent_dim}), got {z.shape}")
-        return blocks.batched(lambda b: self.decoder(b), z)
+        return blocks.batched(lambda b: self.decoder(b), blocks.check_latents(z, self.latent_dim))
 
     def reconstruct(self, x) -> np.ndarray:
         """Decode the posterior mean: the deterministic reconstruction of ``x``."""

@@ -19,10 +19,13 @@ from keras import layers, ops
 
 from ..quantizer import VectorQuantizer, codebook_perplexity
 from . import blocks
+from .base import LossTermsModel
 
 
-class VQVAE(keras.Model):
+class VQVAE(LossTermsModel):
     """VQ-VAE for images of ``image_shape``; ``len(filters)`` stride-2 stages on each side."""
+
+    TERMS = ("loss", "reconstruction", "codebook_loss", "commitment_loss", "perplexity", "usage")
 
     def __init__(self, num_codes: int = 64, code_dim: int = 16, beta: float = 0.25,
                  filters=(32, 64), image_shape=blocks.IMAGE_SHAPE, ema_decay: float | None = None,
@@ -48,17 +51,11 @@ class VQVAE(keras.Model):
                for f in reversed(self.filters)]
             + [layers.Conv2D(image_shape[-1], 3, padding="same")], name="decoder")
         self.quantizer.build((None,) + self.grid_shape + (code_dim,))
-        names = ("loss", "reconstruction", "codebook_loss", "commitment_loss", "perplexity", "usage")
-        self.trackers = {n: keras.metrics.Mean(name=n) for n in names}
 
     def get_config(self):
         return {"num_codes": self.num_codes, "code_dim": self.code_dim, "beta": self.beta,
                 "filters": self.filters, "image_shape": self.image_shape,
                 "ema_decay": self.ema_decay, "dead_code_threshold": self.dead_code_threshold}
-
-    @property
-    def metrics(self):
-        return list(self.trackers.values())
 
     @property
     def codebook(self) -> np.ndarray:
@@ -77,23 +74,6 @@ class VQVAE(keras.Model):
             loss = loss + q["codebook_loss"]
         return {"loss": loss, "reconstruction": rec, **{k: q[k] for k in
                 ("codebook_loss", "commitment_loss", "perplexity", "usage")}}
-
-    def _track(self, terms):
-        for name, tracker in self.trackers.items():
-            tracker.update_state(terms[name])
-        return {name: t.result() for name, t in self.trackers.items()}
-
-    def train_step(self, data):
-        import tensorflow as tf
-
-        with tf.GradientTape() as tape:
-            terms = self.loss_terms(data, training=True)
-        grads = tape.gradient(terms["loss"], self.trainable_weights)
-        self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
-        return self._track(terms)
-
-    def test_step(self, data):
-        return self._track(self.loss_terms(data))
 
     # What a chapter calls -------------------------------------------------------------
     def encode(self, x) -> np.ndarray:
