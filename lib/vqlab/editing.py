@@ -51,13 +51,6 @@ def standard_edits(factor: int, background: int) -> list[Edit]:
     ]
 
 
-def apply(model, x, edit: Edit):
-    """(decoded edited tokens, pixel-edited images, edited reconstructions) for images x (n, H, W, 1)."""
-    t = model.encode_tokens(x)
-    decoded = model.decode_tokens(edit.on_tokens(t))[..., 0]
-    return decoded, edit.on_pixels(x[..., 0]), edit.on_pixels(model.decode_tokens(t)[..., 0])
-
-
 def measure_edits(model, x, edits: list[Edit]) -> list[dict]:
     """One row per edit: mean MSE and PSNR of decode(T(t)) against T(x) and T(decode(t))."""
     t = model.encode_tokens(x)

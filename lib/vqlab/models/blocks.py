@@ -7,8 +7,6 @@ ReLU inside, a sigmoid on the output pixels (they are probabilities or grey leve
 
 from __future__ import annotations
 
-import math
-
 import keras
 import numpy as np
 from keras import layers
@@ -89,6 +87,3 @@ def batched(fn, x, batch_size: int = 1000):
         return tuple(np.concatenate([np.asarray(o[j]) for o in outs]) for j in range(len(outs[0])))
     return np.concatenate([np.asarray(o) for o in outs])
 
-
-def grid_side(n: int) -> int:
-    return int(math.ceil(math.sqrt(n)))
