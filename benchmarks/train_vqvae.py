@@ -43,6 +43,7 @@ from vqlab import seed_everything
 from vqlab.data import mnist_images
 from vqlab.models import VQVAE
 from vqlab.quantizer import codebook_perplexity
+from vqlab.train import batches
 from vqlab.recipes import DEAD_CODE_THRESHOLD, cosine, init_codebook_from_data
 
 NUM_CODES = 128
@@ -169,10 +170,7 @@ def build_vqlab(x_train, total_steps):
                   dead_code_threshold=DEAD_CODE_THRESHOLD)
     model.compile(optimizer=keras.optimizers.Adam(cosine(VQLAB_LR)(total_steps)))
     init_codebook_from_data(model, x_train)
-    data = (tf.data.Dataset.from_tensor_slices(x_train)
-            .shuffle(len(x_train), seed=0, reshuffle_each_iteration=True)
-            .batch(BATCH_SIZE).prefetch(tf.data.AUTOTUNE))
-    return model, data
+    return model, batches(x_train, BATCH_SIZE, seed=0)
 
 
 def tokens_of(model, x):

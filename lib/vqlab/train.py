@@ -74,6 +74,22 @@ class Checkpoint(keras.callbacks.Callback):
         return int(meta["epoch"])
 
 
+def batches(x, batch_size: int, seed: int = 0):
+    """A tf.data pipeline of shuffled batches of ``x`` that shuffles indices, not images.
+
+    Shuffling 60,000 integers and gathering each batch costs far less per epoch than
+    pushing 60,000 images through a shuffle buffer.
+    """
+    import tensorflow as tf
+
+    images = tf.constant(x)
+    return (tf.data.Dataset.range(len(x))
+            .shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+            .batch(batch_size)
+            .map(lambda idx: tf.gather(images, idx), num_parallel_calls=tf.data.AUTOTUNE)
+            .prefetch(tf.data.AUTOTUNE))
+
+
 def load_data(kind: str):
     if kind != "mnist":
         raise ValueError(f"unknown data set {kind!r}")
@@ -103,11 +119,7 @@ def train(name: str, out: Path = pretrained.WEIGHTS_DIR, checkpoint_dir: Path = 
         print(f"{name}: resuming after epoch {start} from {ckpt.folder}")
     elif r.prepare is not None:
         r.prepare(model, x_train)
-    import tensorflow as tf
-
-    ds = (tf.data.Dataset.from_tensor_slices(x_train)
-          .shuffle(len(x_train), seed=r.seed + start, reshuffle_each_iteration=True)
-          .batch(r.batch_size).prefetch(tf.data.AUTOTUNE))
+    ds = batches(x_train, r.batch_size, seed=r.seed + start)
     t0 = time.time()
     if start < epochs:
         model.fit(ds, epochs=epochs, initial_epoch=start, callbacks=[ckpt], verbose=verbose, shuffle=False)
