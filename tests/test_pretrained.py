@@ -1,29 +1,43 @@
-"""Shipped weights: cards, checksums, clear errors; training resumes from its checkpoint."""
+"""Shipped weights: cards, checksums, clear errors; loading never imports training code;
+training writes one checkpoint per epoch as a whole and resumes bit for bit."""
 
 import json
 import shutil
+import subprocess
+import sys
 
+import keras
 import numpy as np
 import pytest
 
-from vqlab import pretrained, train
+from vqlab import pretrained, recipes, train
 from vqlab.models import VQVAE
 
-SHIPPED = sorted(p.name[: -len(".json")] for p in pretrained.WEIGHTS_DIR.glob("*.json"))
+SHIPPED = pretrained.names()
 MNIST_BUDGET_BYTES = 10 * 1024 * 1024
 
 
 def test_every_recipe_of_the_book_is_shipped():
-    assert set(SHIPPED) == set(pretrained.names()), "run `make weights` for the missing ones"
+    assert set(SHIPPED) == set(recipes.names()), "run `make weights` for the missing ones"
+
+
+def test_loading_does_not_import_training_code():
+    code = "import sys, vqlab.pretrained; print(sorted(m for m in sys.modules if m.startswith('vqlab')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "vqlab.pretrained" in out
+    assert "vqlab.train" not in out and "vqlab.recipes" not in out
 
 
 @pytest.mark.parametrize("name", SHIPPED)
 def test_card_says_how_it_was_made_and_matches_the_file(name):
     card = pretrained.read_card(name)
-    for key in ("command", "data", "epochs", "seed", "metrics_test", "sha256", "history"):
+    for key in ("class", "config", "command", "data", "epochs", "seed", "metrics_test", "sha256", "history"):
         assert key in card, f"{name}.json lacks {key}"
     assert card["command"] == f"python -m vqlab.train {name}"
     assert pretrained.sha256_file(pretrained.weights_path(name)) == card["sha256"]
+    # the card builds the same model the recipe builds (training settings can't drift from loading)
+    assert card["config"]["image_shape"] == list(recipes.get(name).build().image_shape)
+    assert train.model_config(recipes.get(name).build()) == card["config"]
 
 
 def test_shipped_mnist_weights_fit_the_budget():
@@ -66,13 +80,8 @@ def test_missing_weights_name_the_file_and_the_command(copied):
         pretrained.load(name, root)
 
 
-def test_missing_card_is_a_clear_error(tmp_path):
-    with pytest.raises(pretrained.WeightsError, match="model card .* is missing"):
-        pretrained.load("vqvae_mnist", tmp_path)
-
-
-def test_unknown_name_lists_known_ones():
-    with pytest.raises(KeyError, match="vqvae_mnist"):
+def test_unknown_name_is_a_value_error_listing_known_ones():
+    with pytest.raises(ValueError, match="no model named 'no_such_model'.*vqvae_mnist"):
         pretrained.load("no_such_model")
 
 
@@ -81,20 +90,46 @@ TINY = "test_tiny_vqvae"
 
 @pytest.fixture
 def tiny_recipe():
-    pretrained.names()  # make sure the book's recipes are registered first
-    pretrained.register(pretrained.Recipe(TINY, lambda: VQVAE(num_codes=8, code_dim=4, filters=(4,)),
-                                          "a tiny model for tests", epochs=2, batch_size=64))
+    recipes.register(recipes.Recipe(TINY, lambda: VQVAE(num_codes=8, code_dim=4, filters=(4,)),
+                                    "a tiny model for tests", epochs=3, batch_size=64,
+                                    learning_rate=recipes.cosine(3e-3)))
     yield TINY
-    del pretrained.REGISTRY[TINY]
+    del recipes.REGISTRY[TINY]
 
 
-def test_interrupted_training_resumes_from_its_checkpoint(tiny_recipe, tmp_path, capsys):
-    out, ckpt = tmp_path / "w", tmp_path / "ck"
-    train.train(tiny_recipe, out, ckpt, epochs=1, verbose=0, limit=256)  # "interrupted" after epoch 1
-    state = json.loads((ckpt / tiny_recipe / "state.json").read_text())
-    assert state["epoch"] == 1
-    card = train.train(tiny_recipe, out, ckpt, epochs=2, verbose=0, limit=256)
+class Interrupt(keras.callbacks.Callback):
+    """Stops a run the hard way after ``epoch`` epochs, as Ctrl-C or a killed job would."""
+
+    def __init__(self, after_epochs):
+        super().__init__()
+        self.after_epochs = after_epochs
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 == self.after_epochs:
+            raise KeyboardInterrupt
+
+
+def test_interrupted_training_resumes_to_the_same_weights_bit_for_bit(tiny_recipe, tmp_path, capsys):
+    straight = train.train(tiny_recipe, tmp_path / "a", tmp_path / "ca", verbose=0, limit=256)
+    with pytest.raises(KeyboardInterrupt):  # killed after epoch 1 (the checkpoint is written first)
+        train.train(tiny_recipe, tmp_path / "b", tmp_path / "cb", verbose=0, limit=256,
+                    callbacks=[Interrupt(1)])
+    assert list((tmp_path / "cb" / TINY).iterdir()) == [tmp_path / "cb" / TINY / "checkpoint.npz"]
+    resumed = train.train(tiny_recipe, tmp_path / "b", tmp_path / "cb", verbose=0, limit=256)
     assert "resuming after epoch 1" in capsys.readouterr().out
-    assert len(card["history"]["loss"]) == 2  # epoch 1 from the checkpoint, epoch 2 from this run
-    model = pretrained.load(tiny_recipe, out)  # weights and card written, checksum matches
-    assert model.grid_shape == (14, 14)
+    assert resumed["history"] == straight["history"]
+    a, b = (pretrained.load(TINY, tmp_path / d) for d in "ab")
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_array_equal(wa, wb)
+    assert resumed["sha256"] == straight["sha256"]
+    assert a.grid_shape == (14, 14)
+
+
+def test_a_checkpoint_of_other_settings_stops_the_run(tiny_recipe, tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        train.train(tiny_recipe, tmp_path / "w", tmp_path / "ck", verbose=0, limit=200,
+                    epochs=2, callbacks=[Interrupt(1)])
+    with pytest.raises(train.CheckpointError, match=r"other settings .*limit: 200 in the checkpoint, 256 now.*--restart"):
+        train.train(tiny_recipe, tmp_path / "w", tmp_path / "ck", verbose=0, limit=256, epochs=3)
+    card = train.train(tiny_recipe, tmp_path / "w", tmp_path / "ck", verbose=0, limit=256, epochs=2, restart=True)
+    assert card["data"].endswith("(first 256 images of each split)") and len(card["history"]["loss"]) == 2

@@ -38,6 +38,7 @@ def test_matches_numpy():
     np.testing.assert_allclose(np.asarray(out["quantized"]), zq, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(float(out["codebook_loss"]), cb_loss, rtol=1e-5)
     np.testing.assert_allclose(float(out["commitment_loss"]), commit, rtol=1e-5)
+    np.testing.assert_allclose(float(out["loss"]), cb_loss + commit, rtol=1e-5)
     np.testing.assert_allclose(float(out["perplexity"]), perplexity, rtol=1e-4)
     assert float(out["usage"]) == pytest.approx(len(np.unique(idx)) / 8)
     np.testing.assert_array_equal(np.asarray(q.nearest_codes(z.reshape(-1, 4))), idx.ravel())
@@ -92,6 +93,18 @@ def test_ema_moves_codes_toward_assigned_outputs():
     smoothed = (ema_count + 1e-5) / (n + 4e-5) * n
     np.testing.assert_allclose(after, ema_sum / smoothed[:, None], rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(after[3], codebook[3], rtol=1e-4)  # an unused code stays put
+    np.testing.assert_allclose(q.code_count.numpy(), ema_count, rtol=1e-6)  # one moving count
+
+
+def test_loss_is_right_for_the_update_rule():
+    """With an EMA codebook the codebook term moves nothing by gradient: ``loss`` leaves it out."""
+    z = np.random.default_rng(7).normal(size=(20, 2)).astype(np.float32)
+    plain, _ = make_quantizer(num_codes=4, code_dim=2, beta=0.3)
+    ema, _ = make_quantizer(num_codes=4, code_dim=2, beta=0.3, ema_decay=0.9)
+    p, e = plain(z), ema(z)
+    assert float(p["loss"]) == pytest.approx(float(p["codebook_loss"] + p["commitment_loss"]))
+    assert float(e["loss"]) == pytest.approx(float(e["commitment_loss"]))
+    assert float(e["codebook_loss"]) > 0  # still reported
 
 
 def test_dead_code_restart_revives_unused_code():
@@ -107,6 +120,24 @@ def test_dead_code_restart_revives_unused_code():
     assert np.min(np.linalg.norm(rare - revived, axis=1)) < 1e-6  # moved onto a badly-fit vector
     np.testing.assert_allclose(q.codebook.numpy()[:3], codebook[:3])  # live codes untouched
     assert 3 in np.asarray(q(z)["indices"])
+
+
+def test_restarts_draw_distinct_outputs_and_only_when_a_code_is_dead():
+    q, codebook = make_quantizer(num_codes=6, code_dim=2, dead_code_threshold=1.0)
+    codebook[3:] = 1e3  # three dead codes
+    q.codebook.assign(codebook)
+    rng = np.random.default_rng(8)
+    z = np.concatenate([np.repeat(codebook[:3], 100, 0), 5 + rng.normal(size=(6, 2))]).astype(np.float32)
+    q(z, training=True)
+    revived = q.codebook.numpy()[3:]
+    assert len({tuple(r) for r in revived}) == 3  # without replacement: three different vectors
+    assert all(np.min(np.linalg.norm(z - r, axis=1)) < 1e-6 for r in revived)
+    state = q.seed_generator.state.numpy().copy()
+    q.code_count.assign(np.full(6, 50.0, np.float32))  # every code alive: nothing is drawn
+    before = q.codebook.numpy().copy()
+    q(z[:300], training=True)
+    np.testing.assert_array_equal(q.seed_generator.state.numpy(), state)
+    np.testing.assert_allclose(q.codebook.numpy(), before)
 
 
 def test_no_restart_without_threshold():
@@ -160,5 +191,11 @@ def test_wrong_code_dim_raises():
 def test_bad_arguments_raise():
     with pytest.raises(ValueError, match="positive"):
         VectorQuantizer(0, 4)
+    with pytest.raises(ValueError, match="positive integers"):
+        VectorQuantizer(8, 2.5)
+    with pytest.raises(ValueError, match="beta"):
+        VectorQuantizer(8, 4, beta=-1)
+    with pytest.raises(ValueError, match="dead_code_threshold"):
+        VectorQuantizer(8, 4, dead_code_threshold=0)
     with pytest.raises(ValueError, match="ema_decay"):
         VectorQuantizer(8, 4, ema_decay=1.0)

@@ -24,13 +24,13 @@ def images():
 def test_thesis_model_shapes(model, images):
     assert model.grid_shape == (7, 7)
     assert model.codebook.shape == (64, 16)
-    assert model.encode(images).shape == (5, 7, 7, 16)
-    tokens = model.encode_tokens(images)
+    assert model.encode_latents(images).shape == (5, 7, 7, 16)
+    tokens = model.encode(images)
     assert tokens.shape == (5, 7, 7) and tokens.dtype == np.int64
     assert tokens.min() >= 0 and tokens.max() < 64
-    out = model.decode_tokens(tokens)
+    out = model.decode(tokens)
     assert out.shape == (5, 28, 28, 1) and out.min() >= 0.0 and out.max() <= 1.0
-    assert model.encode_tokens(images[..., 0]).shape == (5, 7, 7)  # (n, 28, 28) accepted
+    assert model.encode(images[..., 0]).shape == (5, 7, 7)  # (n, 28, 28) accepted
 
 
 def test_weight_layout_is_fixed(model):
@@ -40,16 +40,16 @@ def test_weight_layout_is_fixed(model):
                       (64, 16), (64,),
                       (3, 3, 64, 16), (64,), (3, 3, 32, 64), (32,), (3, 3, 32, 1), (1,)]
     ema = VQVAE(64, 16, ema_decay=0.99)
-    assert len(ema.get_weights()) == len(shapes) + 2
+    assert len(ema.get_weights()) == len(shapes) + 1  # ema_sum (64, 16) after code_count
     assert all(w.name != "codebook" for w in ema.trainable_weights)
 
 
 def test_tokens_decode_to_what_the_model_computes(model, images):
-    tokens = model.encode_tokens(images)
-    np.testing.assert_array_equal(model.tokens_from_latents(model.encode(images)), tokens)
+    tokens = model.encode(images)
+    np.testing.assert_array_equal(model.quantize_latents(model.encode_latents(images)), tokens)
     z_q = model.codebook[tokens]
-    np.testing.assert_allclose(model.decode_tokens(tokens), model.decode_latents(z_q))
-    direct = np.clip(np.asarray(model(images)), 0, 1)
+    np.testing.assert_allclose(model.decode(tokens), model.decode_latents(z_q))
+    direct = np.asarray(model(images))  # call clips to [0, 1] as decode does
     np.testing.assert_allclose(model.reconstruct(images), direct, atol=1e-5)
     q = model.quantizer(model.encoder(images))
     np.testing.assert_array_equal(np.asarray(q["indices"]), tokens)
@@ -59,9 +59,9 @@ def test_other_sizes():
     m = VQVAE(num_codes=10, code_dim=3, filters=(8,), image_shape=(12, 16, 3))
     assert m.grid_shape == (6, 8)
     x = np.random.default_rng(1).uniform(size=(2, 12, 16, 3)).astype(np.float32)
-    tokens = m.encode_tokens(x)
+    tokens = m.encode(x)
     assert tokens.shape == (2, 6, 8) and tokens.max() < 10
-    assert m.decode_tokens(tokens).shape == (2, 12, 16, 3)
+    assert m.decode(tokens).shape == (2, 12, 16, 3)
     with pytest.raises(ValueError, match="divisible by 4"):
         VQVAE(image_shape=(30, 30, 1))
 
@@ -70,9 +70,9 @@ def test_other_sizes():
 def test_loss_terms_and_training_step(ema, images):
     keras.utils.set_random_seed(0)
     m = VQVAE(num_codes=8, code_dim=4, filters=(8, 8), beta=0.5, ema_decay=0.9 if ema else None)
-    m.quantizer.initialize_from(m.encode(images), seed=0)
+    m.start_codebook(images)
     terms = {k: float(v) for k, v in m.loss_terms(images).items()}
-    x_hat = np.asarray(m(images))
+    x_hat = np.asarray(m.decoder(m.quantizer(m.encoder(images))["quantized"]))  # unclipped
     assert terms["reconstruction"] == pytest.approx(np.mean((images - x_hat) ** 2), rel=1e-5)
     expected = terms["reconstruction"] + terms["commitment_loss"] + (0 if ema else terms["codebook_loss"])
     assert terms["loss"] == pytest.approx(expected, rel=1e-5)
@@ -89,37 +89,37 @@ def test_loss_terms_and_training_step(ema, images):
 def test_bad_tokens_raise(model):
     good = np.zeros((2, 7, 7), np.int64)
     with pytest.raises(ValueError, match=r"\[0, 64\)"):
-        model.decode_tokens(good + 64)
+        model.decode(good + 64)
     with pytest.raises(ValueError, match=r"\[0, 64\)"):
-        model.decode_tokens(good - 1)
+        model.decode(good - 1)
     with pytest.raises(ValueError, match=r"shape \(n, 7, 7\)"):
-        model.decode_tokens(np.zeros((2, 8, 7), np.int64))
+        model.decode(np.zeros((2, 8, 7), np.int64))
     with pytest.raises(ValueError, match=r"shape \(n, 7, 7\)"):
-        model.decode_tokens(np.zeros((2, 7, 7, 1), np.int64))
+        model.decode(np.zeros((2, 7, 7, 1), np.int64))
     with pytest.raises(ValueError, match="integers"):
-        model.decode_tokens(good.astype(np.float32))
-    assert model.decode_tokens(good[0]).shape == (1, 28, 28, 1)  # one (7, 7) grid is fine
+        model.decode(good.astype(np.float32))
+    assert model.decode(good[0]).shape == (1, 28, 28, 1)  # one (7, 7) grid is fine
 
 
 def test_bad_images_and_latents_raise(model):
     with pytest.raises(ValueError, match=r"shape \(n, 28, 28, 1\)"):
-        model.encode_tokens(np.zeros((2, 32, 32, 1), np.float32))
+        model.encode(np.zeros((2, 32, 32, 1), np.float32))
     with pytest.raises(ValueError, match="uint8"):
-        model.encode_tokens(np.zeros((2, 28, 28, 1), np.uint8))
+        model.encode(np.zeros((2, 28, 28, 1), np.uint8))
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
-        model.encode_tokens(np.full((2, 28, 28, 1), 255.0, np.float32))
+        model.encode(np.full((2, 28, 28, 1), 255.0, np.float32))
     with pytest.raises(ValueError, match="16"):
-        model.tokens_from_latents(np.zeros((2, 7, 7, 8), np.float32))
+        model.quantize_latents(np.zeros((2, 7, 7, 8), np.float32))
     with pytest.raises(ValueError, match=r"\(n, 7, 7, 16\)"):
         model.decode_latents(np.zeros((2, 7, 7, 8), np.float32))
 
 
 def test_measure_matches_a_direct_computation(model, images):
     m = model.measure(images)
-    tokens = model.encode_tokens(images)
+    tokens = model.encode(images)
     assert m["mse"] == pytest.approx(float(np.mean((images - model.reconstruct(images)) ** 2)), rel=1e-6)
     counts = np.bincount(tokens.ravel(), minlength=64)
     np.testing.assert_array_equal(m["counts"], counts)
-    assert m["codes_used"] == pytest.approx(np.count_nonzero(counts) / 64)
+    assert m["usage"] == pytest.approx(np.count_nonzero(counts) / 64)
     p = counts[counts > 0] / counts.sum()
     assert m["perplexity"] == pytest.approx(float(np.exp(-(p * np.log(p)).sum())))

@@ -1,20 +1,51 @@
 """vqlab: the library behind the course book on VAEs with quantized latent representations.
 
-Modules, one idea each: ``data`` (MNIST anywhere), ``losses`` (ELBO terms),
-``models`` (autoencoder, VAE, VQ-VAE), ``quantizer`` (vector quantization),
-``tokens`` (token-grid manipulations), ``pretrained`` (shipped weights),
-``train`` (retraining), ``metrics`` and ``plots`` (what the chapters measure and show).
+Modules, one idea each, imported one way (lower rows never import higher ones):
+
+| layer | modules |
+| --- | --- |
+| data, maths | ``data`` (MNIST anywhere), ``losses`` (ELBO terms), ``metrics``, ``theory``, ``tokens`` |
+| layers, models | ``quantizer`` (vector quantization), ``models`` (autoencoder, VAE, VQ-VAE) |
+| shipped weights | ``pretrained`` (``load(name)``: card + sha256-checked weights) |
+| training | ``recipes`` (how each shipped model is trained), ``train`` (``python -m vqlab.train``) |
+| chapters' tools | ``editing``, ``plots``, ``widgets`` |
+
+The three model families answer the same calls (x: images (n, H, W[, C]) in [0, 1]):
+
+| call | ``Autoencoder`` | ``VAE`` | ``VQVAE`` |
+| --- | --- | --- | --- |
+| ``encode(x)`` | code z (n, d) | posterior mean (n, d) | token grid (n, h, w) of ints |
+| ``decode(z)`` | images in [0, 1] | images (pixel probabilities) | images in [0, 1] (clipped) |
+| ``reconstruct(x)`` | ``decode(encode(x))`` | ``decode(encode(x))`` | ``decode(encode(x))`` |
+| ``sample(n, seed)`` | (not a generator) | decode z ~ N(0, I) | (needs a prior: chapter 8) |
+| ``measure(x)`` | ``mse`` | ``mse``, ``kl``, ``active_units`` | ``mse``, ``usage``, ``perplexity``, ``counts`` |
+| more | | ``posterior(x)`` -> (mean, log_var) | ``encode_latents``, ``quantize_latents``, ``decode_latents``, ``codebook`` |
+
+Every constructor takes ``image_shape`` and ``seed``; ``get_config()`` rebuilds the model.
+Training reports the same names (``loss``, ``reconstruction``, ``kl``; ``codebook_loss``,
+``commitment_loss``, ``perplexity``, ``usage``).
+
+Importing vqlab sets one environment variable, ``TF_CPP_MIN_LOG_LEVEL=2`` (only if it is
+unset), to keep TensorFlow's start-up chatter out of the book; set it yourself to see it.
 """
 
 import os
+from importlib import metadata
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of the book
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-__version__ = "0.1.0"
+try:
+    __version__ = metadata.version("vqlab")  # the one version number lives in pyproject.toml
+except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+    __version__ = "0+unknown"
 
 
 def seed_everything(seed: int = 0) -> None:
-    """Fix Python's, NumPy's and Keras' random seeds so a chapter prints the same numbers."""
+    """Fix Python's, NumPy's and Keras' global random seeds so a chapter prints the same numbers.
+
+    The models' own evaluation draws are seeded by their ``seed`` argument, so re-running
+    a cell that evaluates a model gives the same number without calling this again.
+    """
     import keras
 
     keras.utils.set_random_seed(seed)

@@ -1,78 +1,57 @@
-"""Shipped models: a registry of recipes and ``load(name)`` for their trained weights.
+"""Shipped models: ``load(name)`` reads a model card and its weights, verified by sha256.
 
-Every entry of ``REGISTRY`` is a ``Recipe``: how to build the model, which data it
-trains on, for how long and with what optimizer. ``python -m vqlab.train NAME``
-follows the recipe and writes two files to ``lib/vqlab/weights/``:
+Each shipped model is two files in ``lib/vqlab/weights/``:
 
-* ``NAME.weights.npz``: the model's weights (``model.get_weights()``, stored as
-  float16 in a compressed NumPy archive read with ``allow_pickle=False``);
-* ``NAME.json``: the model card: the command that trained it, data, epochs, seed,
-  metrics on the test set measured after loading the stored weights back, and the
-  sha256 of the weights file.
+* ``NAME.json``, the model card: the model's ``class`` and ``config`` (all ``load``
+  needs to build it), the ``sha256`` of the weights file, and how it was made (the
+  command, data, epochs, seed, per-epoch history, test metrics measured after reloading);
+* ``NAME.weights.npz``: ``model.get_weights()`` in order, stored as float16 in a
+  compressed NumPy archive read with ``allow_pickle=False`` (no pickle, ever).
 
-``load(name)`` checks the sha256 before it trusts the weights, so a truncated or
-corrupt file raises an error that names the file and the command that rebuilds it.
-Any Keras model can be registered with ``register(Recipe(...))``; the chapters
-only ever call ``load``.
+Loading never depends on how a model was trained: this module imports the model
+classes, not ``vqlab.recipes`` or ``vqlab.train``. ``register_class`` lets any Keras
+model whose ``from_config`` rebuilds it be shipped the same way. Every problem (unknown
+name, missing, unreadable or incomplete card, missing or corrupt weights) raises
+``WeightsError``, a ``ValueError`` whose message names the file and what to do.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-from dataclasses import dataclass, field
+import re
 from pathlib import Path
-from typing import Callable
 
 import keras
 import numpy as np
 
+from .files import atomic_savez, sha256_file
+from .models import VAE, VQVAE, Autoencoder
+
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 STORE_DTYPE = np.float16
+CARD_KEYS = ("class", "config", "sha256")  # what load() needs from a card
+SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+
+MODEL_CLASSES: dict[str, type] = {}
 
 
-class WeightsError(RuntimeError):
-    """A shipped weights file is missing, corrupt or does not fit its model."""
+class WeightsError(ValueError):
+    """A model card or weights file is unknown, missing, corrupt or does not fit its model."""
 
 
-@dataclass
-class Recipe:
-    name: str
-    build: Callable[[], keras.Model]
-    description: str
-    data: str = "mnist"
-    epochs: int = 15
-    batch_size: int = 128
-    learning_rate: float | Callable[[int], object] = 1e-3
-    seed: int = 0
-    prepare: Callable[[keras.Model, np.ndarray], None] | None = None  # e.g. data-dependent init
-    extra: dict = field(default_factory=dict)
-
-    @property
-    def command(self) -> str:
-        return f"python -m vqlab.train {self.name}"
+def register_class(cls: type) -> type:
+    """Let cards name ``cls`` (a Keras model whose ``from_config(get_config())`` rebuilds it)."""
+    MODEL_CLASSES[cls.__name__] = cls
+    return cls
 
 
-REGISTRY: dict[str, Recipe] = {}
+for _cls in (Autoencoder, VAE, VQVAE):
+    register_class(_cls)
 
 
-def register(recipe: Recipe) -> Recipe:
-    if recipe.name in REGISTRY:
-        raise ValueError(f"a recipe named {recipe.name!r} is already registered")
-    REGISTRY[recipe.name] = recipe
-    return recipe
-
-
-def recipe(name: str) -> Recipe:
-    _register_defaults()
-    if name not in REGISTRY:
-        raise KeyError(f"no pretrained model named {name!r}; known: {', '.join(sorted(REGISTRY))}")
-    return REGISTRY[name]
-
-
-def names() -> list[str]:
-    _register_defaults()
-    return sorted(REGISTRY)
+def names(root: Path = WEIGHTS_DIR) -> list[str]:
+    """Names of the models whose cards lie in ``root`` (the shipped ones by default)."""
+    return sorted(p.name[:-len(".json")] for p in Path(root).glob("*.json"))
 
 
 def weights_path(name: str, root: Path = WEIGHTS_DIR) -> Path:
@@ -83,74 +62,72 @@ def card_path(name: str, root: Path = WEIGHTS_DIR) -> Path:
     return Path(root) / f"{name}.json"
 
 
-def sha256_file(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+def rebuild_hint(name: str) -> str:
+    return f"rebuild it with `python -m vqlab.train {name}` (or `make weights`)"
 
 
-def build(name: str) -> keras.Model:
-    """A freshly initialised (untrained) model of recipe ``name``, with its weights created."""
-    r = recipe(name)
-    keras.utils.set_random_seed(r.seed)
-    model = r.build()
-    model(np.zeros((1,) + model_input_shape(model), np.float32))  # create every weight
+def read_card(name: str, root: Path = WEIGHTS_DIR) -> dict:
+    """The model card of ``name``, checked: a dict with a class, a config and a sha256."""
+    path = card_path(name, root)
+    if not path.exists():
+        known = ", ".join(names(root)) or "none"
+        raise WeightsError(f"no model named {name!r}: {path} does not exist (models in {root}: {known}); "
+                           f"to train it, `python -m vqlab.train {name}`")
+    try:
+        card = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise WeightsError(f"model card {path} is not valid JSON ({err}); {rebuild_hint(name)}") from None
+    if not isinstance(card, dict):
+        raise WeightsError(f"model card {path} should hold a JSON object, got {type(card).__name__}")
+    missing = [k for k in CARD_KEYS if k not in card]
+    if missing:
+        raise WeightsError(f"model card {path} lacks {', '.join(missing)}; {rebuild_hint(name)}")
+    if not isinstance(card["sha256"], str) or not SHA256_HEX.match(card["sha256"]):
+        raise WeightsError(f"model card {path} has no valid sha256 (got {card['sha256']!r}): weights are "
+                           f"never loaded unchecked; {rebuild_hint(name)}")
+    if card["class"] not in MODEL_CLASSES:
+        raise WeightsError(f"model card {path} names class {card['class']!r}, not one of "
+                           f"{sorted(MODEL_CLASSES)} (register it with vqlab.pretrained.register_class)")
+    return card
+
+
+def build(card: dict, path: str = "the model card") -> keras.Model:
+    """A freshly initialised (untrained) model as the card describes, with its weights created."""
+    try:
+        model = MODEL_CLASSES[card["class"]].from_config(card["config"])
+    except (TypeError, ValueError) as err:
+        raise WeightsError(f"{path}: its config does not build a {card['class']}: {err}") from None
+    model(np.zeros((1,) + tuple(model.image_shape), np.float32))  # create every weight
     return model
-
-
-def model_input_shape(model) -> tuple:
-    return tuple(getattr(model, "image_shape", (28, 28, 1)))
 
 
 def save_weights(model: keras.Model, path: Path) -> str:
     """Write ``model.get_weights()`` as float16 to ``path`` atomically; return its sha256."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {f"w{i:03d}": np.asarray(w).astype(STORE_DTYPE) for i, w in enumerate(model.get_weights())}
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez_compressed(tmp, **arrays)
-    tmp.replace(path)
-    return sha256_file(path)
+    return sha256_file(atomic_savez(path, arrays))
 
 
-def read_card(name: str, root: Path = WEIGHTS_DIR) -> dict:
-    path = card_path(name, root)
-    if not path.exists():
-        raise WeightsError(f"model card {path} is missing; rebuild it with "
-                           f"`{recipe(name).command}` (or `make weights`).")
-    return json.loads(path.read_text())
-
-
-def load_weights_into(model: keras.Model, path: Path, expected_sha256: str | None, command: str):
+def load_weights_into(model: keras.Model, path: Path, expected_sha256: str, name: str) -> keras.Model:
+    """Set ``model``'s weights from ``path`` after checking its sha256 and every shape."""
     path = Path(path)
     if not path.exists():
-        raise WeightsError(f"weights file {path} is missing; rebuild it with `{command}`.")
-    if expected_sha256 is not None:
-        got = sha256_file(path)
-        if got != expected_sha256:
-            raise WeightsError(f"weights file {path} is corrupt (sha256 {got[:12]}..., expected "
-                               f"{expected_sha256[:12]}...); rebuild it with `{command}`.")
+        raise WeightsError(f"weights file {path} is missing; {rebuild_hint(name)}.")
+    got = sha256_file(path)
+    if got != expected_sha256:
+        raise WeightsError(f"weights file {path} is corrupt (sha256 {got[:12]}..., expected "
+                           f"{expected_sha256[:12]}...); {rebuild_hint(name)}.")
     with np.load(path, allow_pickle=False) as f:
         arrays = [f[k] for k in sorted(f.files)]
-    expected = [w.shape for w in model.get_weights()]
+    expected = [tuple(w.shape) for w in model.weights]
     if [a.shape for a in arrays] != expected:
-        raise WeightsError(f"weights file {path} does not fit the model (its shapes differ); "
-                           f"rebuild it with `{command}`.")
+        raise WeightsError(f"weights file {path} does not fit the model ({len(arrays)} arrays, "
+                           f"{len(expected)} expected, or their shapes differ); {rebuild_hint(name)}.")
     model.set_weights([a.astype(np.float32) for a in arrays])
     return model
 
 
 def load(name: str, root: Path = WEIGHTS_DIR) -> keras.Model:
     """The trained model ``name``, ready to use (weights verified by sha256)."""
-    r = recipe(name)
     card = read_card(name, root)
-    model = build(name)
-    return load_weights_into(model, weights_path(name, root), card["sha256"], r.command)
-
-
-_defaults_loaded = False
-
-
-def _register_defaults():
-    global _defaults_loaded
-    if not _defaults_loaded:
-        _defaults_loaded = True
-        from . import recipes  # noqa: F401  (registers the book's models)
+    model = build(card, str(card_path(name, root)))
+    return load_weights_into(model, weights_path(name, root), card["sha256"], name)

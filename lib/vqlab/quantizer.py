@@ -2,23 +2,27 @@
 
 Given encoder outputs z_e of shape (..., D) and a codebook e of shape (K, D):
 
-    k(z_e)    = argmin_j ||z_e - e_j||^2                       (nearest code, eq. 2.5)
-    z_q       = e_k                                            (quantized vector)
-    codebook  = mean ||sg[z_e] - z_q||^2                       (moves codes, eq. 3.31)
-    commit    = beta * mean ||z_e - sg[z_q]||^2                (keeps z_e near its code, eq. 3.32)
-    forward   = z_e + sg[z_q - z_e]                            (straight-through estimator)
+    k(z_e)    = argmin_j ||z_e - e_j||^2            nearest code's index (thesis eq. 2.5)
+    z_q       = e_k                                 the quantized vector
+    codebook  = mean ||sg[z_e] - z_q||^2            moves the codes       (thesis eq. 3.30)
+    commit    = beta * mean ||z_e - sg[z_q]||^2     keeps z_e near its code (eq. 3.31, with
+                                                    the beta of eq. 3.32)
+    forward   = z_e + sg[z_q - z_e]                 straight-through estimator
 
-The forward value equals z_q, but its gradient with respect to z_e is the identity, so
-the decoder's gradient at z_q is copied to the encoder. ``sg`` is stop-gradient.
+The forward value equals z_q, but its gradient with respect to z_e is the identity: the
+decoder's *gradient* at z_q is copied to the encoder. ``sg`` is stop-gradient. The means
+run over every vector and every component, as Keras' ``mse`` does.
 
-Options beyond the thesis (both from the VQ-VAE paper and its successors):
-* ``ema_decay``: move codes by an exponential moving average of their assigned encoder
-  outputs instead of by the codebook loss (van den Oord et al. 2017, appendix A.1);
-* ``dead_code_threshold``: a code whose moving-average assignment count falls below the
-  threshold is restarted at a random encoder output of the current batch.
+Two options beyond the thesis, from the VQ-VAE paper and its successors:
 
-``call`` returns a dict, so every part is visible: ``quantized`` (straight-through),
-``indices``, ``codebook_loss``, ``commitment_loss``, ``perplexity`` and ``usage``.
+* ``ema_decay``: the codes follow an exponential moving average of the encoder outputs
+  assigned to them (van den Oord et al. 2017, appendix A.1) instead of the codebook
+  loss, so the codebook term is not part of the gradient ``loss``;
+* ``dead_code_threshold``: a code whose moving count of assignments per batch falls
+  below the threshold is dead; it restarts at an encoder output of the current batch.
+
+``call`` returns a dict, so every part is visible; ``loss`` is already the right sum
+for the layer's update rule, so a model adds it and never has to know which terms to drop.
 """
 
 from __future__ import annotations
@@ -27,124 +31,143 @@ import keras
 import numpy as np
 from keras import ops
 
+from .checks import is_int, is_number
+
+COUNT_DECAY = 0.99        # moving count of assignments per code, when there is no EMA codebook
+LAPLACE_SMOOTHING = 1e-5  # keeps an EMA code that received no vectors from dividing by zero
+LOG_FLOOR = 1e-12         # log(0) guard in the perplexity and in the restart draw
+
+
+def perplexity_from_counts(counts):
+    """exp(entropy) of a code histogram: 1 if one code takes everything, K if all are equal."""
+    counts = ops.cast(counts, "float32")
+    p = counts / ops.maximum(ops.sum(counts), 1.0)
+    return ops.exp(-ops.sum(p * ops.log(p + LOG_FLOOR)))
+
 
 class VectorQuantizer(keras.layers.Layer):
-    """Nearest-neighbour quantizer with a codebook of ``num_codes`` vectors of size ``code_dim``."""
+    """Nearest-neighbour quantizer with a codebook of ``num_codes`` vectors of size ``code_dim``.
+
+    Weights, created in ``build``: ``codebook`` (K, D), trained by gradient unless
+    ``ema_decay`` is set; ``code_count`` (K,), the moving count of vectors per batch that
+    each code receives (decay ``ema_decay``, or ``COUNT_DECAY``); with ``ema_decay`` also
+    ``ema_sum`` (K, D), the moving sum of the vectors each code receives.
+    """
 
     def __init__(self, num_codes: int, code_dim: int, beta: float = 0.25,
                  ema_decay: float | None = None, dead_code_threshold: float | None = None,
-                 usage_decay: float = 0.99, seed: int = 0, **kwargs):
+                 seed: int = 0, **kwargs):
         super().__init__(**kwargs)
-        if num_codes < 1 or code_dim < 1:
-            raise ValueError(f"num_codes and code_dim must be positive, got {num_codes}, {code_dim}")
-        if ema_decay is not None and not 0.0 < ema_decay < 1.0:
-            raise ValueError(f"ema_decay should lie in (0, 1), got {ema_decay}")
-        self.num_codes = num_codes
-        self.code_dim = code_dim
-        self.beta = beta
-        self.ema_decay = ema_decay
-        self.dead_code_threshold = dead_code_threshold
-        self.usage_decay = usage_decay
+        if not (is_int(num_codes) and is_int(code_dim)) or num_codes < 1 or code_dim < 1:
+            raise ValueError(f"num_codes and code_dim must be positive integers, got {num_codes!r}, {code_dim!r}")
+        if not is_number(beta) or beta < 0:
+            raise ValueError(f"beta should be a number >= 0 (the paper uses 0.25), got {beta!r}")
+        if ema_decay is not None and not (is_number(ema_decay) and 0.0 < ema_decay < 1.0):
+            raise ValueError(f"ema_decay should lie in (0, 1) or be None, got {ema_decay!r}")
+        if dead_code_threshold is not None and not (is_number(dead_code_threshold) and dead_code_threshold > 0):
+            raise ValueError(f"dead_code_threshold should be a number > 0 or None, got {dead_code_threshold!r}")
+        self.num_codes, self.code_dim, self.beta = int(num_codes), int(code_dim), float(beta)
+        self.ema_decay, self.dead_code_threshold, self.seed = ema_decay, dead_code_threshold, seed
         self.seed_generator = keras.random.SeedGenerator(seed)
-        lim = 1.0 / num_codes
-        self.codebook = self.add_weight(
-            shape=(num_codes, code_dim), name="codebook",
-            initializer=keras.initializers.RandomUniform(-lim, lim, seed=seed),
-            trainable=ema_decay is None)
-        # Moving average of how many vectors each code receives per batch (for dead codes).
-        self.code_usage = self.add_weight(shape=(num_codes,), name="code_usage",
-                                          initializer="ones", trainable=False)
-        if ema_decay is not None:
-            self.ema_count = self.add_weight(shape=(num_codes,), name="ema_count",
-                                             initializer="ones", trainable=False)
-            self.ema_sum = self.add_weight(shape=(num_codes, code_dim), name="ema_sum",
-                                           initializer="zeros", trainable=False)
-            self.ema_sum.assign(self.codebook)
 
     def get_config(self):
         return {**super().get_config(), "num_codes": self.num_codes, "code_dim": self.code_dim,
                 "beta": self.beta, "ema_decay": self.ema_decay,
-                "dead_code_threshold": self.dead_code_threshold, "usage_decay": self.usage_decay}
+                "dead_code_threshold": self.dead_code_threshold, "seed": self.seed}
 
     def build(self, input_shape):
-        if input_shape[-1] != self.code_dim:
+        self._check_last_axis(input_shape)
+        limit = 1.0 / self.num_codes
+        self.codebook = self.add_weight(
+            shape=(self.num_codes, self.code_dim), name="codebook",
+            initializer=keras.initializers.RandomUniform(-limit, limit, seed=self.seed),
+            trainable=self.ema_decay is None)
+        self.code_count = self.add_weight(shape=(self.num_codes,), name="code_count",
+                                          initializer="ones", trainable=False)
+        if self.ema_decay is not None:
+            self.ema_sum = self.add_weight(shape=(self.num_codes, self.code_dim), name="ema_sum",
+                                           initializer="zeros", trainable=False)
+            self.ema_sum.assign(self.codebook)  # count 1 and sum e_k: the EMA starts at the codebook
+
+    def _check_last_axis(self, shape):
+        if shape[-1] != self.code_dim:  # a reshape to (-1, D) would silently mix vectors
             raise ValueError(f"VectorQuantizer expects inputs with last axis {self.code_dim}, "
-                             f"got shape {tuple(input_shape)}")
+                             f"got shape {tuple(shape)}")
 
     def distances(self, flat):
-        """Squared Euclidean distance of each row of ``flat`` (N, D) to each code: (N, K)."""
+        """Squared distances (N, K) of each row of ``flat`` (N, D) to each code."""
         return (ops.sum(ops.square(flat), axis=1, keepdims=True)
                 - 2.0 * ops.matmul(flat, ops.transpose(self.codebook))
                 + ops.sum(ops.square(self.codebook), axis=1)[None, :])
 
     def nearest_codes(self, flat):
-        """Index of the nearest code for each row of ``flat`` (shape (N, D)) -> (N,)."""
+        """Index (N,) of the nearest code for each row of ``flat`` (N, D)."""
         return ops.argmin(self.distances(flat), axis=1)
 
-    def lookup(self, indices):
-        """Codebook vectors for integer ``indices`` of any shape -> indices.shape + (D,)."""
-        return ops.take(self.codebook, ops.cast(indices, "int32"), axis=0)
-
     def call(self, z_e, training=False):
-        if z_e.shape[-1] != self.code_dim:  # reshape below would silently mix vectors
-            raise ValueError(f"VectorQuantizer expects inputs with last axis {self.code_dim}, "
-                             f"got shape {tuple(z_e.shape)}")
-        flat = ops.reshape(z_e, (-1, self.code_dim))
-        distances = self.distances(flat)
-        indices = ops.argmin(distances, axis=1)
-        z_q = self.lookup(indices)
+        """Quantize ``z_e`` of shape (..., D).
+
+        Returns a dict: ``quantized`` (..., D), the straight-through z_q; ``indices`` (...),
+        int codes; ``loss``, the scalar to add to the reconstruction loss (codebook + commitment,
+        or commitment alone with an EMA codebook); ``codebook_loss`` and ``commitment_loss``
+        (scalars, reported either way); ``perplexity`` (scalar, exp of the entropy of the
+        batch's code histogram) and ``usage`` (scalar, fraction of codes used in the batch).
+        With ``training=True`` the EMA codebook, the moving counts and dead codes are updated.
+        """
+        self._check_last_axis(z_e.shape)
+        flat = ops.reshape(z_e, (-1, self.code_dim))                 # (N, D), N = every position
+        distances = self.distances(flat)                             # (N, K)
+        indices = ops.argmin(distances, axis=1)                      # (N,)
+        z_q = ops.take(self.codebook, indices, axis=0)               # (N, D)
 
         codebook_loss = ops.mean(ops.square(ops.stop_gradient(flat) - z_q))
         commitment_loss = self.beta * ops.mean(ops.square(flat - ops.stop_gradient(z_q)))
+        loss = commitment_loss if self.ema_decay is not None else codebook_loss + commitment_loss
 
-        one_hot = ops.one_hot(indices, self.num_codes)
-        counts = ops.sum(one_hot, axis=0)
-        probs = counts / ops.cast(ops.shape(flat)[0], "float32")
-        perplexity = ops.exp(-ops.sum(probs * ops.log(probs + 1e-10)))
-        usage = ops.mean(ops.cast(counts > 0, "float32"))
-
+        one_hot = ops.one_hot(indices, self.num_codes)               # (N, K)
+        counts = ops.sum(one_hot, axis=0)                            # (K,)
         if training:
-            self._update_codebook(flat, one_hot, counts, ops.min(distances, axis=1))
+            self._update(ops.stop_gradient(flat), one_hot, counts, ops.min(distances, axis=1))
 
-        quantized = flat + ops.stop_gradient(z_q - flat)  # straight-through estimator
+        quantized = flat + ops.stop_gradient(z_q - flat)             # straight-through estimator
         return {
             "quantized": ops.reshape(quantized, ops.shape(z_e)),
             "indices": ops.reshape(indices, ops.shape(z_e)[:-1]),
+            "loss": loss,
             "codebook_loss": codebook_loss,
             "commitment_loss": commitment_loss,
-            "perplexity": perplexity,
-            "usage": usage,
+            "perplexity": perplexity_from_counts(counts),
+            "usage": ops.mean(ops.cast(counts > 0, "float32")),
         }
 
-    def _update_codebook(self, flat, one_hot, counts, error):
-        flat = ops.stop_gradient(flat)
-        d = self.usage_decay
-        self.code_usage.assign(d * self.code_usage + (1.0 - d) * counts)
+    def _update(self, flat, one_hot, counts, error):
+        decay = COUNT_DECAY if self.ema_decay is None else self.ema_decay
+        self.code_count.assign(decay * self.code_count + (1.0 - decay) * counts)
         if self.ema_decay is not None:
-            g = self.ema_decay
-            self.ema_count.assign(g * self.ema_count + (1.0 - g) * counts)
-            self.ema_sum.assign(g * self.ema_sum + (1.0 - g) * ops.matmul(ops.transpose(one_hot), flat))
-            # Laplace smoothing keeps a code that got no vectors from dividing by zero.
-            n = ops.sum(self.ema_count)
-            count = (self.ema_count + 1e-5) / (n + self.num_codes * 1e-5) * n
-            self.codebook.assign(self.ema_sum / count[:, None])
+            self.ema_sum.assign(decay * self.ema_sum + (1.0 - decay) * ops.matmul(ops.transpose(one_hot), flat))
+            n = ops.sum(self.code_count)
+            smoothed = (self.code_count + LAPLACE_SMOOTHING) / (n + self.num_codes * LAPLACE_SMOOTHING) * n
+            self.codebook.assign(self.ema_sum / smoothed[:, None])
         if self.dead_code_threshold is not None:
-            self._restart_dead_codes(flat, error)
+            dead = self.code_count < self.dead_code_threshold
+            ops.cond(ops.any(dead), lambda: self._restart(flat, error, dead), lambda: None)
 
-    def _restart_dead_codes(self, flat, error):
-        """Move dead codes onto encoder outputs drawn with probability ~ their quantization error.
+    def _restart(self, flat, error, dead):
+        """Move dead codes onto distinct encoder outputs drawn with probability ~ their error.
 
-        Drawing uniformly would mostly pick the most common vector (MNIST's blank
+        A draw without replacement (the Gumbel top-k trick): the i-th dead code takes the
+        i-th draw. Drawing uniformly would mostly pick the most common vector (MNIST's blank
         background), which already has a code: the restarted code would tie and stay dead.
         """
-        dead = self.code_usage < self.dead_code_threshold
-        logits = ops.log(ops.maximum(error, 0.0) + 1e-12)[None, :]
-        pick = keras.random.categorical(logits, self.num_codes, seed=self.seed_generator)[0]
-        fresh = ops.take(flat, pick, axis=0)
+        gumbel = -ops.log(-ops.log(keras.random.uniform(ops.shape(error), LOG_FLOOR, 1.0,
+                                                        seed=self.seed_generator)))
+        draws = ops.minimum(self.num_codes, ops.shape(flat)[0])
+        _, picks = ops.top_k(ops.log(error + LOG_FLOOR) + gumbel, draws)          # (draws,)
+        rank = ops.clip(ops.cumsum(ops.cast(dead, "int32")) - 1, 0, draws - 1)    # (K,)
+        fresh = ops.take(flat, ops.take(picks, rank), axis=0)                      # (K, D)
         self.codebook.assign(ops.where(dead[:, None], fresh, self.codebook))
-        self.code_usage.assign(ops.where(dead, ops.ones_like(self.code_usage), self.code_usage))
+        self.code_count.assign(ops.where(dead, ops.ones_like(self.code_count), self.code_count))
         if self.ema_decay is not None:
-            self.ema_count.assign(ops.where(dead, ops.ones_like(self.ema_count), self.ema_count))
             self.ema_sum.assign(ops.where(dead[:, None], fresh, self.ema_sum))
 
     def initialize_from(self, z_e, seed: int = 0):
@@ -158,10 +181,12 @@ class VectorQuantizer(keras.layers.Layer):
         flat = np.asarray(z_e, np.float32).reshape(-1, self.code_dim)
         if len(flat) < self.num_codes:
             raise ValueError(f"need at least {self.num_codes} encoder outputs, got {len(flat)}")
+        if not self.built:
+            self.build((None, self.code_dim))
         chosen = kmeans_plus_plus(flat, self.num_codes, seed)
         self.codebook.assign(chosen)
+        self.code_count.assign(np.ones(self.num_codes, np.float32))
         if self.ema_decay is not None:
-            self.ema_count.assign(np.ones(self.num_codes, np.float32))
             self.ema_sum.assign(chosen)
 
 
@@ -178,11 +203,11 @@ def kmeans_plus_plus(points: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
 
 
 def codebook_perplexity(indices, num_codes: int) -> tuple[float, float]:
-    """Perplexity exp(H) of the code histogram and the fraction of codes used at least once."""
+    """Perplexity of the code histogram of ``indices`` and the fraction of codes used at least once."""
     indices = np.asarray(indices).ravel()
-    if indices.size == 0 or indices.min() < 0 or indices.max() >= num_codes:
-        raise ValueError(f"indices must be a non-empty array of codes in [0, {num_codes})")
-    counts = np.bincount(indices, minlength=num_codes).astype(np.float64)
-    p = counts / counts.sum()
-    nz = p[p > 0]
-    return float(np.exp(-(nz * np.log(nz)).sum())), float((counts > 0).mean())
+    if indices.size == 0 or not np.issubdtype(indices.dtype, np.integer) \
+            or indices.min() < 0 or indices.max() >= num_codes:
+        raise ValueError(f"indices must be a non-empty array of integer codes in [0, {num_codes})")
+    counts = np.bincount(indices, minlength=num_codes)
+    return float(perplexity_from_counts(counts)), float(np.mean(counts > 0))
+

@@ -1,28 +1,64 @@
-"""The models the book ships, each a recipe that ``python -m vqlab.train NAME`` follows.
+"""How each shipped model is trained: a registry of recipes that ``python -m vqlab.train NAME`` follows.
 
-The thesis trains every model for 15 epochs, batch 128, Adam (learning rate 1e-3) on
-MNIST scaled to [0, 1]; so do these unless a line says otherwise.
+A ``Recipe`` says how to build the model, which data it trains on, for how long and with
+what learning rate. The thesis trains every model for 15 epochs, batch 128, Adam
+(learning rate 1e-3) on MNIST scaled to [0, 1]; so do these unless a line says otherwise.
+Loading a shipped model never needs this module (``vqlab.pretrained`` reads the card).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Callable
+
 import keras
-import numpy as np
 
 from .models import VAE, VQVAE, Autoencoder
-from .pretrained import Recipe, register
 
 THESIS_EPOCHS = 15
+THESIS_BATCH_SIZE = 128
+THESIS_LEARNING_RATE = 1e-3
 PIXELS = 28 * 28
 VQ_SWEEP_EPOCHS = 3            # chapter 7's comparisons: many models, one short budget each
 VQ_BETAS = (0.1, 0.25, 0.5, 1.0, 2.0)
-DEAD_CODE_THRESHOLD = 1.0      # a code picked by < 1 vector per batch (moving average) restarts
 EMA_DECAY = 0.99
+VQ_LEARNING_RATE = 2e-3        # vqlab's recipe: cosine decay from here to 0
 
 
-def init_codebook_from_data(model: VQVAE, x_train: np.ndarray, n_images: int = 2000, seed: int = 0):
-    """vqlab's recipe: start the codebook at encoder outputs of real images."""
-    model.quantizer.initialize_from(model.encode(x_train[:n_images]), seed=seed)
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    build: Callable[[], keras.Model]
+    description: str
+    data: str = "mnist"
+    epochs: int = THESIS_EPOCHS
+    batch_size: int = THESIS_BATCH_SIZE
+    learning_rate: float | Callable[[int], object] = THESIS_LEARNING_RATE  # or total_steps -> schedule
+    seed: int = 0
+
+    @property
+    def command(self) -> str:
+        return f"python -m vqlab.train {self.name}"
+
+
+REGISTRY: dict[str, Recipe] = {}
+
+
+def register(recipe: Recipe) -> Recipe:
+    if recipe.name in REGISTRY:
+        raise ValueError(f"a recipe named {recipe.name!r} is already registered")
+    REGISTRY[recipe.name] = recipe
+    return recipe
+
+
+def get(name: str) -> Recipe:
+    if name not in REGISTRY:
+        raise ValueError(f"no recipe named {name!r}; known: {', '.join(sorted(REGISTRY))}")
+    return REGISTRY[name]
+
+
+def names() -> list[str]:
+    return sorted(REGISTRY)
 
 
 def cosine(initial: float):
@@ -30,12 +66,17 @@ def cosine(initial: float):
     return lambda total_steps: keras.optimizers.schedules.CosineDecay(initial, total_steps)
 
 
+def plain_vqvae(**kwargs) -> VQVAE:
+    """The paper's VQ-VAE: random codebook, no dead-code restarts."""
+    return VQVAE(64, 16, codebook_init="random", dead_code_threshold=None, **kwargs)
+
+
 register(Recipe("ae_dense_2d", lambda: Autoencoder(2, "dense", "bce"),
                 "Plain dense autoencoder, 2-D code, BCE reconstruction (chapters 2-3)."))
 
-for kind in ("dense", "conv"):
-    register(Recipe(f"vae_{kind}_bce", lambda kind=kind: VAE(2, kind, "bce"),
-                    f"{kind.capitalize()} VAE, 2-D latent, BCE reconstruction (chapter 9)."))
+for _kind in ("dense", "conv"):
+    register(Recipe(f"vae_{_kind}_bce", lambda kind=_kind: VAE(2, kind, "bce"),
+                    f"{_kind.capitalize()} VAE, 2-D latent, BCE reconstruction (chapter 9)."))
 
 register(Recipe("vae_dense_mse", lambda: VAE(2, "dense", "mse"),
                 "Dense VAE, 2-D latent, unweighted MSE (mean over pixels) + KL: "
@@ -45,23 +86,22 @@ register(Recipe("vae_dense_mse_balanced", lambda: VAE(2, "dense", "mse", kl_weig
                 "terms are per pixel (a Gaussian likelihood with variance 1/2) (chapter 9)."))
 
 register(Recipe(
-    "vqvae_mnist",
-    lambda: VQVAE(num_codes=64, code_dim=16, dead_code_threshold=DEAD_CODE_THRESHOLD),
+    "vqvae_mnist", lambda: VQVAE(num_codes=64, code_dim=16),
     "The thesis' VQ-VAE (code_dim 16, 64 codes, 7x7 tokens) trained with vqlab's recipe: "
     "codebook initialised from encoder outputs, dead-code restarts, cosine learning rate "
     "(chapters 7 and 10).",
-    learning_rate=cosine(2e-3), prepare=init_codebook_from_data))
+    learning_rate=cosine(VQ_LEARNING_RATE)))
 
-for beta in VQ_BETAS:
-    register(Recipe(f"vqvae_beta{beta}", lambda beta=beta: VQVAE(64, 16, beta=beta),
-                    f"Plain VQ-VAE as in the paper (random codebook, beta={beta}), "
+for _beta in VQ_BETAS:
+    register(Recipe(f"vqvae_beta{_beta}", lambda beta=_beta: plain_vqvae(beta=beta),
+                    f"Plain VQ-VAE as in the paper (random codebook, beta={_beta}), "
                     f"{VQ_SWEEP_EPOCHS} epochs: the beta sweep of chapter 7.",
                     epochs=VQ_SWEEP_EPOCHS))
 
-register(Recipe("vqvae_ema", lambda: VQVAE(64, 16, ema_decay=EMA_DECAY),
+register(Recipe("vqvae_ema", lambda: plain_vqvae(ema_decay=EMA_DECAY),
                 f"VQ-VAE whose codebook follows an EMA of its assigned encoder outputs, "
                 f"{VQ_SWEEP_EPOCHS} epochs (chapter 7).", epochs=VQ_SWEEP_EPOCHS))
 register(Recipe("vqvae_ema_restart",
-                lambda: VQVAE(64, 16, ema_decay=EMA_DECAY, dead_code_threshold=DEAD_CODE_THRESHOLD),
+                lambda: VQVAE(64, 16, ema_decay=EMA_DECAY, codebook_init="random"),
                 f"EMA codebook plus dead-code restarts, {VQ_SWEEP_EPOCHS} epochs (chapter 7).",
                 epochs=VQ_SWEEP_EPOCHS))

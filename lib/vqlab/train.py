@@ -1,10 +1,16 @@
-"""Retrain a shipped model from scratch: ``python -m vqlab.train NAME`` (or ``all``).
+"""Retrain a shipped model from scratch: ``python -m vqlab.train NAME [NAME ...]`` (or ``all``).
 
-Follows the model's recipe in ``vqlab.recipes``, shows Keras' progress bar, and saves a
-checkpoint (weights, optimizer state, epoch, history) after every epoch under
-``checkpoints/NAME/``. Run the same command again after an interruption and it resumes
-from the last finished epoch. At the end it writes ``NAME.weights.npz`` and the model
-card ``NAME.json`` to the weights folder (``--out`` to write elsewhere).
+Follows the model's recipe in ``vqlab.recipes``, shows Keras' progress bar, and after
+every epoch writes one checkpoint file, ``checkpoints/NAME/checkpoint.npz``, as a whole
+(a temporary file renamed into place): the settings of the run, the weights, the random
+generators' states, the optimizer's state, the epoch and the history. Run the same
+command again after an interruption and it resumes from the last finished epoch and
+ends with the same weights, bit for bit, as a run that was never interrupted: each
+epoch's order of images is drawn from (seed, epoch) alone. A checkpoint made with other
+settings, or a broken one, stops the run with a message; ``--restart`` starts over.
+
+At the end it writes ``NAME.weights.npz`` and the model card ``NAME.json`` to the
+weights folder (``--out`` to write elsewhere); see ``vqlab.pretrained``.
 """
 
 from __future__ import annotations
@@ -20,80 +26,115 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from . import pretrained
+from . import checks, pretrained, recipes
 from .data import mnist_images
+from .files import atomic_savez, atomic_write_text
 
 CHECKPOINT_DIR = Path("checkpoints")
+CHECKPOINT_FILE = "checkpoint.npz"
 
 
-def _atomic_savez(path: Path, arrays: dict):
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, **arrays)
-    tmp.replace(path)
+class CheckpointError(RuntimeError):
+    """A checkpoint is broken or was made by a run with other settings."""
 
 
-class Checkpoint(keras.callbacks.Callback):
-    """Saves model and optimizer state after each epoch; ``restore`` picks it up again."""
-
-    def __init__(self, folder: Path):
-        super().__init__()
-        self.folder = Path(folder)
-        self.history: dict[str, list[float]] = {}
-
-    @property
-    def meta_path(self):
-        return self.folder / "state.json"
-
-    def on_epoch_end(self, epoch, logs=None):
-        for k, v in (logs or {}).items():
-            self.history.setdefault(k, []).append(float(v))
-        self.folder.mkdir(parents=True, exist_ok=True)
-        _atomic_savez(self.folder / "model.npz",
-                      {f"w{i:03d}": w for i, w in enumerate(self.model.get_weights())})
-        opt_vars = [np.asarray(v) for v in self.model.optimizer.variables]
-        _atomic_savez(self.folder / "optimizer.npz", {f"v{i:03d}": v for i, v in enumerate(opt_vars)})
-        tmp = self.meta_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"epoch": epoch + 1, "history": self.history}))
-        tmp.replace(self.meta_path)  # written last: a state.json always names complete files
-
-    def restore(self, model: keras.Model) -> int:
-        """Load the last checkpoint into ``model`` (compiled); return the epoch to start at."""
-        if not self.meta_path.exists():
-            return 0
-        meta = json.loads(self.meta_path.read_text())
-        with np.load(self.folder / "model.npz", allow_pickle=False) as f:
-            model.set_weights([f[k] for k in sorted(f.files)])
-        model.optimizer.build(model.trainable_variables)
-        with np.load(self.folder / "optimizer.npz", allow_pickle=False) as f:
-            saved = [f[k] for k in sorted(f.files)]
-        if len(saved) != len(model.optimizer.variables):
-            raise RuntimeError(f"checkpoint in {self.folder} does not match this recipe; delete it")
-        for var, value in zip(model.optimizer.variables, saved):
-            var.assign(value)
-        self.history = meta["history"]
-        return int(meta["epoch"])
+def json_safe(value):
+    """``value`` as it reads back from JSON (tuples become lists), for cards and comparisons."""
+    return json.loads(json.dumps(value, default=str))
 
 
-def batches(x, batch_size: int, seed: int = 0):
-    """A tf.data pipeline of shuffled batches of ``x`` that shuffles indices, not images.
+def model_config(model: keras.Model) -> dict:
+    """``model.get_config()`` as a card stores it: JSON values, without Keras' generated name."""
+    return {k: v for k, v in json_safe(model.get_config()).items() if k != "name"}
 
-    Shuffling 60,000 integers and gathering each batch costs far less per epoch than
-    pushing 60,000 images through a shuffle buffer.
+
+def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
+    """The order in which epoch ``epoch`` visits ``n`` images: depends on (seed, epoch) only."""
+    return np.random.default_rng([seed, epoch]).permutation(n)
+
+
+def epoch_batches(x: np.ndarray, batch_size: int, seed: int, epochs: int, start: int = 0):
+    """A tf.data pipeline of the batches of epochs ``start`` .. ``epochs - 1``, in order.
+
+    Shuffles indices, not images, and gathers each batch: 60,000 integers cost far less
+    per epoch than pushing 60,000 images through a shuffle buffer.
     """
     import tensorflow as tf
 
+    orders = np.stack([epoch_order(len(x), seed, e) for e in range(start, epochs)])  # (epochs - start, n)
     images = tf.constant(x)
-    return (tf.data.Dataset.range(len(x))
-            .shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-            .batch(batch_size)
+    return (tf.data.Dataset.from_tensor_slices(orders)
+            .flat_map(lambda order: tf.data.Dataset.from_tensor_slices(order).batch(batch_size))
             .map(lambda idx: tf.gather(images, idx), num_parallel_calls=tf.data.AUTOTUNE)
             .prefetch(tf.data.AUTOTUNE))
 
 
-def load_data(kind: str):
+def random_states(model: keras.Model) -> list:
+    """The model's variables that are not weights: its random generators' states."""
+    weights = {id(w) for w in model.weights}
+    return [v for v in model.variables if id(v) not in weights]
+
+
+class Checkpoint(keras.callbacks.Callback):
+    """Writes the whole training state after each epoch; ``restore`` picks it up again."""
+
+    def __init__(self, folder: Path, settings: dict):
+        super().__init__()
+        self.path = Path(folder) / CHECKPOINT_FILE
+        self.settings = json_safe(settings)
+        self.history: dict[str, list[float]] = {}
+
+    def on_epoch_end(self, epoch, logs=None):
+        for k, v in (logs or {}).items():
+            self.history.setdefault(k, []).append(float(v))
+        arrays = {"settings": np.array(json.dumps(self.settings)),
+                  "progress": np.array(json.dumps({"epoch": epoch + 1, "history": self.history}))}
+        parts = {"w": self.model.get_weights(), "r": [np.asarray(v) for v in random_states(self.model)],
+                 "o": [np.asarray(v) for v in self.model.optimizer.variables]}
+        for prefix, values in parts.items():
+            arrays.update({f"{prefix}{i:04d}": v for i, v in enumerate(values)})
+        atomic_savez(self.path, arrays, compressed=False)
+
+    def _broken(self, why: str) -> CheckpointError:
+        return CheckpointError(f"checkpoint {self.path} is broken ({why}). Delete it, or rerun with "
+                               f"--restart to train from scratch.")
+
+    def restore(self, model: keras.Model) -> int:
+        """Load the checkpoint into ``model`` (compiled); return the epoch to start at (0 if none)."""
+        if not self.path.exists():
+            if (self.path.parent / "state.json").exists():
+                raise self._broken("it is in the old three-file format, which could not be written as a whole")
+            return 0
+        try:
+            with np.load(self.path, allow_pickle=False) as f:
+                arrays = {k: f[k] for k in f.files}
+            settings = json.loads(str(arrays.pop("settings")))
+            progress = json.loads(str(arrays.pop("progress")))
+            epoch, self.history = int(progress["epoch"]), progress["history"]
+        except Exception as err:  # a truncated or bit-flipped archive fails in many ways; name them
+            raise self._broken(f"{type(err).__name__}: {err}") from None
+        changed = {k: (settings.get(k), v) for k, v in self.settings.items() if settings.get(k) != v}
+        if changed:
+            lines = "; ".join(f"{k}: {old!r} in the checkpoint, {new!r} now" for k, (old, new) in changed.items())
+            raise CheckpointError(f"checkpoint {self.path} was made by a run with other settings ({lines}). "
+                                  f"Rerun with the checkpoint's settings to resume it, or add --restart "
+                                  f"to start over.")
+        parts = {p: [arrays[k] for k in sorted(arrays) if k.startswith(p)] for p in "wro"}
+        model.optimizer.build(model.trainable_variables)
+        targets = {"w": model.weights, "r": random_states(model), "o": model.optimizer.variables}
+        for p, values in parts.items():
+            if [tuple(v.shape) for v in values] != [tuple(t.shape) for t in targets[p]]:
+                raise self._broken("its arrays do not fit this model and optimizer")
+        model.set_weights(parts["w"])
+        for var, value in zip(targets["r"] + list(targets["o"]), parts["r"] + parts["o"]):
+            var.assign(value)
+        return epoch
+
+
+def load_data(kind: str, limit: int | None):
     if kind != "mnist":
         raise ValueError(f"unknown data set {kind!r}")
-    return mnist_images("train"), mnist_images("test")
+    return mnist_images("train", limit), mnist_images("test", limit)
 
 
 def evaluate(model, x_test, batch_size=500) -> dict:
@@ -102,73 +143,98 @@ def evaluate(model, x_test, batch_size=500) -> dict:
 
 
 def train(name: str, out: Path = pretrained.WEIGHTS_DIR, checkpoint_dir: Path = CHECKPOINT_DIR,
-          epochs: int | None = None, verbose: int = 1, limit: int | None = None) -> dict:
-    """Train recipe ``name`` (resuming if a checkpoint exists) and write weights and card."""
-    r = pretrained.recipe(name)
-    epochs = epochs or r.epochs
-    x_train, x_test = load_data(r.data)
-    if limit:
-        x_train, x_test = x_train[:limit], x_test[:limit]
-    model = pretrained.build(name)
-    steps = math.ceil(len(x_train) / r.batch_size) * epochs
-    lr = r.learning_rate(steps) if callable(r.learning_rate) else r.learning_rate
+          epochs: int | None = None, verbose: int = 1, limit: int | None = None,
+          restart: bool = False, callbacks=()) -> dict:
+    """Train recipe ``name`` (resuming if its checkpoint exists) and write weights and card."""
+    r = recipes.get(name)
+    epochs = checks.positive_int("epochs", r.epochs if epochs is None else epochs)
+    limit = None if limit is None else checks.positive_int("limit", limit)
+    x_train, x_test = load_data(r.data, limit)
+    keras.utils.set_random_seed(r.seed)
+    model = r.build()
+    model(np.zeros((1,) + tuple(model.image_shape), np.float32))  # create every weight
+    steps_per_epoch = math.ceil(len(x_train) / r.batch_size)
+    lr = r.learning_rate(steps_per_epoch * epochs) if callable(r.learning_rate) else r.learning_rate
     model.compile(optimizer=keras.optimizers.Adam(lr))
-    ckpt = Checkpoint(Path(checkpoint_dir) / name)
+    settings = {"model": name, "class": type(model).__name__, "config": model_config(model), "data": r.data,
+                "limit": limit, "epochs": epochs, "batch_size": r.batch_size, "seed": r.seed,
+                "learning_rate": lr if isinstance(lr, float) else lr.get_config()}
+    ckpt = Checkpoint(Path(checkpoint_dir) / name, settings)
+    if restart:
+        ckpt.path.unlink(missing_ok=True)
     start = ckpt.restore(model)
     if start:
-        print(f"{name}: resuming after epoch {start} from {ckpt.folder}")
-    elif r.prepare is not None:
-        r.prepare(model, x_train)
-    ds = batches(x_train, r.batch_size, seed=r.seed + start)
+        print(f"{name}: resuming after epoch {start} from {ckpt.path}")
     t0 = time.time()
     if start < epochs:
-        model.fit(ds, epochs=epochs, initial_epoch=start, callbacks=[ckpt], verbose=verbose, shuffle=False)
+        model.fit(epoch_batches(x_train, r.batch_size, r.seed, epochs, start), epochs=epochs,
+                  initial_epoch=start, steps_per_epoch=steps_per_epoch, callbacks=[ckpt, *callbacks],
+                  verbose=verbose, shuffle=False)
     seconds = time.time() - t0
 
-    out = Path(out)
-    digest = pretrained.save_weights(model, pretrained.weights_path(name, out))
-    reloaded = pretrained.load_weights_into(pretrained.build(name), pretrained.weights_path(name, out),
-                                            digest, r.command)
-    reloaded.compile(optimizer="adam")
+    path = pretrained.weights_path(name, out)
+    digest = pretrained.save_weights(model, path)
     card = {
         "name": name,
         "description": r.description,
+        "class": type(model).__name__,
+        "config": model_config(model),
         "command": r.command,
-        "data": r.data + (f" (first {limit} images)" if limit else ""),
+        "data": r.data + (f" (first {limit} images of each split)" if limit else ""),
         "epochs": epochs,
         "batch_size": r.batch_size,
         "optimizer": "Adam",
-        "learning_rate": r.learning_rate if not callable(r.learning_rate) else str(lr.get_config()),
+        "learning_rate": json_safe(settings["learning_rate"]),
         "seed": r.seed,
-        "config": reloaded.get_config(),
+    }
+    reloaded = pretrained.load_weights_into(pretrained.build(card), path, digest, name)
+    reloaded.compile(optimizer="adam")
+    card.update({
         "metrics_test": evaluate(reloaded, x_test),
         "history": ckpt.history,
         "train_seconds_this_run": round(seconds, 1),
         "trained_with": {"python": platform.python_version(), "keras": keras.__version__},
-        "weights_file": pretrained.weights_path(name, out).name,
+        "weights_file": path.name,
         "sha256": digest,
-    }
-    pretrained.card_path(name, out).write_text(json.dumps(card, indent=1, default=str) + "\n")
-    print(f"{name}: wrote {pretrained.weights_path(name, out)} and its card; "
-          f"test metrics {card['metrics_test']}")
+    })
+    atomic_write_text(pretrained.card_path(name, out), json.dumps(card, indent=1) + "\n")
+    print(f"{name}: wrote {path} and its card; test metrics {card['metrics_test']}")
     return card
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("names", nargs="+", help=f"model names or 'all': {', '.join(pretrained.names())}")
+    parser.add_argument("names", nargs="+", help=f"model names or 'all': {', '.join(recipes.names())}")
     parser.add_argument("--out", type=Path, default=pretrained.WEIGHTS_DIR, help="where to write weights and cards")
     parser.add_argument("--checkpoints", type=Path, default=CHECKPOINT_DIR)
-    parser.add_argument("--epochs", type=int, default=None, help="override the recipe's epochs")
-    parser.add_argument("--limit", type=int, default=None, help="train on the first N images only (smoke tests)")
+    parser.add_argument("--epochs", type=_positive_int, default=None, help="override the recipe's epochs")
+    parser.add_argument("--limit", type=_positive_int, default=None,
+                        help="train and test on the first N images only (smoke tests)")
+    parser.add_argument("--restart", action="store_true", help="delete the checkpoint and start from scratch")
     parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2),
                         help="Keras fit verbosity: 1 progress bar, 2 one line per epoch")
     args = parser.parse_args(argv)
-    todo = pretrained.names() if args.names == ["all"] else args.names
+    todo = recipes.names() if args.names == ["all"] else args.names
     for name in todo:
-        pretrained.recipe(name)  # fail early on an unknown name
+        if name not in recipes.REGISTRY:
+            parser.error(f"no recipe named {name!r}; known: {', '.join(recipes.names())}")
     for name in todo:
-        train(name, args.out, args.checkpoints, args.epochs, verbose=args.verbose, limit=args.limit)
+        try:
+            train(name, args.out, args.checkpoints, args.epochs, verbose=args.verbose, limit=args.limit,
+                  restart=args.restart)
+        except CheckpointError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
     return 0
 
 

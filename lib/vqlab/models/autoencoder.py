@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 from keras import ops
 
-from .. import losses
+from .. import checks, losses
 from . import blocks
-from .base import LossTermsModel
+from .base import LossTermsModel, batched
 
 
 class Autoencoder(LossTermsModel):
@@ -16,32 +16,33 @@ class Autoencoder(LossTermsModel):
     ``kind`` is 'dense' or 'conv'; ``reconstruction`` is 'bce' or 'mse'.
     """
 
-    def __init__(self, latent_dim: int = 2, kind: str = "dense", reconstruction: str = "bce", **kwargs):
-        super().__init__(**kwargs)
-        losses.reconstruction_loss(reconstruction, np.zeros((1, 1)), np.zeros((1, 1)))  # validates the name
-        self.latent_dim, self.kind, self.reconstruction = latent_dim, blocks.check_kind(kind), reconstruction
-        self.encoder = blocks.encoder(kind, latent_dim)
-        self.decoder = blocks.decoder(kind, latent_dim)
+    ENCODER_OUTPUTS_PER_LATENT = 1  # the VAE's encoder gives two numbers per latent: mean, log-variance
+
+    def __init__(self, latent_dim: int = 2, kind: str = "dense", reconstruction: str = "bce",
+                 image_shape=blocks.IMAGE_SHAPE, seed: int = 0, **kwargs):
+        super().__init__(image_shape=image_shape, seed=seed, **kwargs)
+        if reconstruction not in losses.RECONSTRUCTIONS:
+            raise ValueError(f"reconstruction should be 'bce' or 'mse', got {reconstruction!r}")
+        self.latent_dim = checks.positive_int("latent_dim", latent_dim)
+        self.kind, self.reconstruction = blocks.check_kind(kind), reconstruction
+        self.encoder = blocks.encoder(kind, self.ENCODER_OUTPUTS_PER_LATENT * self.latent_dim, self.image_shape)
+        self.decoder = blocks.decoder(kind, self.latent_dim, self.image_shape)
 
     def get_config(self):
-        return {"latent_dim": self.latent_dim, "kind": self.kind, "reconstruction": self.reconstruction}
+        return {**super().get_config(), "latent_dim": self.latent_dim, "kind": self.kind,
+                "reconstruction": self.reconstruction}
 
     def call(self, x, training=False):
         return self.decoder(self.encoder(x, training=training), training=training)
 
     def loss_terms(self, x, training=False):
         x_hat = self(x, training=training)
-        loss = ops.mean(losses.reconstruction_loss(self.reconstruction, x, x_hat))
-        return {"loss": loss}
+        return {"loss": ops.mean(losses.reconstruction_loss(self.reconstruction, x, x_hat))}
 
     def encode(self, x) -> np.ndarray:
         """Codes z = f(x), shape (n, latent_dim)."""
-        x = blocks.check_images(x)
-        return blocks.batched(lambda b: self.encoder(b), x)
+        return batched(self.encoder, self.check_images(x))
 
     def decode(self, z) -> np.ndarray:
-        """Images g(z), shape (n, 28, 28, 1)."""
-        return blocks.batched(lambda b: self.decoder(b), blocks.check_latents(z, self.latent_dim))
-
-    def reconstruct(self, x) -> np.ndarray:
-        return self.decode(self.encode(x))
+        """Images g(z) in [0, 1], shape (n,) + image_shape, for latents ``z`` of shape (n, latent_dim)."""
+        return batched(self.decoder, checks.latents(z, (self.latent_dim,)))

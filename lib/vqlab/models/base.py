@@ -1,21 +1,53 @@
-"""What every model of the book shares: train on the named terms of ``loss_terms``.
+"""What every model of the book shares: one surface, and training on named loss terms.
 
 A model defines ``TERMS`` (the names it reports) and ``loss_terms(x, training)``, which
 returns a dict with those names; ``fit`` minimises ``terms["loss"]`` and shows every
 term in the progress bar, ``evaluate`` reports every term on held-out data.
+
+The surface a chapter calls (NumPy in, NumPy out, any batch size, empty included):
+``encode(x)``, ``decode(z)``, ``reconstruct(x) = decode(encode(x))`` and ``measure(x)``.
+Images are float pixels in [0, 1] of shape (n,) + ``image_shape``; (n, H, W) is accepted
+for one-channel images, and every decoded image lies in [0, 1].
 """
 
 from __future__ import annotations
 
 import keras
+import numpy as np
+
+from .. import checks, metrics
+
+BATCH = 1000  # images per forward pass in encode/decode: bounded memory, few Python round trips
+
+
+def batched(fn, x: np.ndarray, batch_size: int = BATCH):
+    """Apply ``fn`` to ``x`` in chunks and concatenate the NumPy results (tuples allowed).
+
+    An empty ``x`` gives empty results of the right shape (``fn`` sees one zero example).
+    """
+    if len(x) == 0:
+        out = fn(np.zeros((1,) + x.shape[1:], x.dtype))
+        return tuple(np.asarray(o)[:0] for o in out) if isinstance(out, tuple) else np.asarray(out)[:0]
+    outs = [fn(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
+    if isinstance(outs[0], tuple):
+        return tuple(np.concatenate([np.asarray(o[j]) for o in outs]) for j in range(len(outs[0])))
+    return np.concatenate([np.asarray(o) for o in outs])
 
 
 class LossTermsModel(keras.Model):
     TERMS: tuple[str, ...] = ("loss",)
 
-    def __init__(self, **kwargs):
+    def __init__(self, image_shape=(28, 28, 1), seed: int = 0, **kwargs):
         super().__init__(**kwargs)
+        self.image_shape = checks.image_shape(image_shape)
+        if not checks.is_int(seed):
+            raise ValueError(f"seed should be an integer, got {seed!r}")
+        self.seed = int(seed)
         self.trackers = {name: keras.metrics.Mean(name=name) for name in self.TERMS}
+
+    def get_config(self):
+        """Everything ``type(model)(**config)`` needs to build the same model."""
+        return {**super().get_config(), "image_shape": self.image_shape, "seed": self.seed}
 
     @property
     def metrics(self):
@@ -40,3 +72,28 @@ class LossTermsModel(keras.Model):
 
     def test_step(self, data):
         return self._track(self.loss_terms(data))
+
+    # The surface a chapter calls -----------------------------------------------------
+    def check_images(self, x) -> np.ndarray:
+        """``x`` as float32 (n,) + image_shape, or a ValueError that says what was expected."""
+        return checks.images(x, self.image_shape)
+
+    def encode(self, x) -> np.ndarray:
+        raise NotImplementedError
+
+    def decode(self, z) -> np.ndarray:
+        raise NotImplementedError
+
+    def reconstruct(self, x) -> np.ndarray:
+        """decode(encode(x)): images (n,) + image_shape in [0, 1]."""
+        return self.decode(self.encode(x))
+
+    def measure(self, x) -> dict:
+        """On images ``x``: ``mse``, the mean squared error of ``reconstruct(x)`` per pixel."""
+        x = self.check_images(x)
+        return {"mse": mean_mse(x, self.reconstruct(x))}
+
+
+def mean_mse(x: np.ndarray, x_hat: np.ndarray) -> float:
+    """Mean squared error per pixel over a batch of images (NaN for an empty batch)."""
+    return float(np.mean(metrics.mse(x, x_hat))) if len(x) else float("nan")

@@ -2,13 +2,24 @@
 
     x -> encoder -> z_e (h, w, code_dim) -> quantizer -> z_q -> decoder -> x_hat
 
-Thesis model on MNIST: two stride-2 convolutions (32, 64 filters) and a 1x1 projection
-to code_dim = 16, a codebook of 64 codes, mirrored decoder: a 28x28 image becomes a
-7x7 grid of tokens. The loss is (eqs. 3.30-3.32)
+On MNIST the thesis fixes code_dim = 16 and 64 codes; the book's encoder has two
+stride-2 convolutions (32, 64 filters) and a 1x1 projection to code_dim, and the
+decoder mirrors it, so a 28x28 image becomes a 7x7 grid of tokens. The loss is the
+thesis' eq. 3.32, with the mean squared error as the reconstruction term (3.29):
 
     loss = mse(x, x_hat) + ||sg[z_e] - e||^2 + beta * ||z_e - sg[e]||^2
 
-(the codebook term is left out when the quantizer moves its codes by EMA).
+where the quantizer's ``loss`` already leaves out the codebook term when the codes
+move by EMA. The decoder's last layer is linear (as in the thesis, trained with MSE);
+``decode`` and ``model(x)`` clip its output to [0, 1] like the other families' sigmoid.
+
+vqlab's training recipe is the model's default, so ``VQVAE(64, 16).fit(...)`` gets it:
+``codebook_init="data"`` starts the codebook by k-means++ on the encoder outputs of the
+first training batch (random codes far from the data are never chosen and never
+move), and ``dead_code_threshold`` restarts codes that fall out of use. The third part of
+the recipe, a cosine learning rate from 2e-3, is an optimizer choice:
+``model.compile(keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(2e-3, steps)))``.
+``codebook_init="random", dead_code_threshold=None`` is the paper's plain VQ-VAE.
 """
 
 from __future__ import annotations
@@ -17,84 +28,120 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from .. import checks, losses
 from ..quantizer import VectorQuantizer, codebook_perplexity
 from . import blocks
-from .base import LossTermsModel
+from .base import LossTermsModel, batched, mean_mse
+
+DEAD_CODE_THRESHOLD = 1.0  # a code that gets < 1 vector per batch (moving count) restarts
+CODEBOOK_INITS = ("data", "random")
+NEAREST_CODE_CHUNK = 50_000  # latent vectors per nearest-code search: (chunk, K) distances in memory
 
 
 class VQVAE(LossTermsModel):
-    """VQ-VAE for images of ``image_shape``; ``len(filters)`` stride-2 stages on each side."""
+    """VQ-VAE for images of ``image_shape``; ``len(filters)`` stride-2 stages on each side.
+
+    ``encode(x)`` gives token grids (n, h, w) of ints in [0, num_codes), ``decode(tokens)``
+    images; ``encode_latents``, ``quantize_latents`` and ``decode_latents`` are the steps between.
+    """
 
     TERMS = ("loss", "reconstruction", "codebook_loss", "commitment_loss", "perplexity", "usage")
 
     def __init__(self, num_codes: int = 64, code_dim: int = 16, beta: float = 0.25,
                  filters=(32, 64), image_shape=blocks.IMAGE_SHAPE, ema_decay: float | None = None,
-                 dead_code_threshold: float | None = None, seed: int = 0, **kwargs):
-        super().__init__(**kwargs)
-        self.num_codes, self.code_dim, self.beta = num_codes, code_dim, beta
-        self.filters, self.image_shape = tuple(filters), tuple(image_shape)
+                 dead_code_threshold: float | None = DEAD_CODE_THRESHOLD, codebook_init: str = "data",
+                 seed: int = 0, **kwargs):
+        super().__init__(image_shape=image_shape, seed=seed, **kwargs)
+        if codebook_init not in CODEBOOK_INITS:
+            raise ValueError(f"codebook_init should be one of {CODEBOOK_INITS}, got {codebook_init!r}")
+        try:
+            self.filters = tuple(checks.positive_int("each entry of filters", f) for f in filters)
+        except TypeError:
+            raise ValueError(f"filters should be a sequence of positive integers, got {filters!r}") from None
+        if not self.filters:
+            raise ValueError("filters should name at least one convolution stage, got ()")
+        self.grid_shape = blocks.check_conv_shape(self.image_shape, len(self.filters))
+        quantizer = VectorQuantizer(num_codes, code_dim, beta=beta, ema_decay=ema_decay,
+                                    dead_code_threshold=dead_code_threshold, seed=self.seed, name="quantizer")
+        self.num_codes, self.code_dim, self.beta = quantizer.num_codes, quantizer.code_dim, quantizer.beta
         self.ema_decay, self.dead_code_threshold = ema_decay, dead_code_threshold
-        factor = 2 ** len(self.filters)
-        if image_shape[0] % factor or image_shape[1] % factor:
-            raise ValueError(f"image sides {image_shape[:2]} must be divisible by {factor}")
-        self.grid_shape = (image_shape[0] // factor, image_shape[1] // factor)
+        self.codebook_init = codebook_init
+        self.codebook_started = codebook_init == "random"  # "data": the first fit starts it
         self.encoder = keras.Sequential(
-            [keras.Input(image_shape)]
+            [keras.Input(self.image_shape)]
             + [layers.Conv2D(f, 3, strides=2, padding="same", activation="relu") for f in self.filters]
-            + [layers.Conv2D(code_dim, 1)], name="encoder")
-        self.quantizer = VectorQuantizer(num_codes, code_dim, beta=beta, ema_decay=ema_decay,
-                                         dead_code_threshold=dead_code_threshold, seed=seed,
-                                         name="quantizer")
+            + [layers.Conv2D(self.code_dim, 1)], name="encoder")
+        # Assigned in this order, encoder -> quantizer -> decoder, so get_weights() keeps the
+        # layout the shipped weights files are stored in.
+        self.quantizer = quantizer
+        self.quantizer.build((None,) + self.grid_shape + (self.code_dim,))
         self.decoder = keras.Sequential(
-            [keras.Input(self.grid_shape + (code_dim,))]
+            [keras.Input(self.grid_shape + (self.code_dim,))]
             + [layers.Conv2DTranspose(f, 3, strides=2, padding="same", activation="relu")
                for f in reversed(self.filters)]
-            + [layers.Conv2D(image_shape[-1], 3, padding="same")], name="decoder")
-        self.quantizer.build((None,) + self.grid_shape + (code_dim,))
+            + [layers.Conv2D(self.image_shape[-1], 3, padding="same")], name="decoder")
 
     def get_config(self):
-        return {"num_codes": self.num_codes, "code_dim": self.code_dim, "beta": self.beta,
-                "filters": self.filters, "image_shape": self.image_shape,
-                "ema_decay": self.ema_decay, "dead_code_threshold": self.dead_code_threshold}
+        return {**super().get_config(), "num_codes": self.num_codes, "code_dim": self.code_dim,
+                "beta": self.beta, "filters": self.filters, "ema_decay": self.ema_decay,
+                "dead_code_threshold": self.dead_code_threshold, "codebook_init": self.codebook_init}
 
     @property
     def codebook(self) -> np.ndarray:
+        """The K code vectors, shape (num_codes, code_dim)."""
         return np.asarray(self.quantizer.codebook)
 
     def call(self, x, training=False):
         q = self.quantizer(self.encoder(x, training=training), training=training)
-        return self.decoder(q["quantized"], training=training)
+        return ops.clip(self.decoder(q["quantized"], training=training), 0.0, 1.0)
 
     def loss_terms(self, x, training=False):
         q = self.quantizer(self.encoder(x, training=training), training=training)
         x_hat = self.decoder(q["quantized"], training=training)
-        rec = ops.mean(ops.square(x - x_hat))
-        loss = rec + q["commitment_loss"]
-        if self.ema_decay is None:
-            loss = loss + q["codebook_loss"]
-        return {"loss": loss, "reconstruction": rec, **{k: q[k] for k in
-                ("codebook_loss", "commitment_loss", "perplexity", "usage")}}
+        rec = ops.mean(losses.mean_squared_error(x, x_hat))
+        return {"loss": rec + q["loss"], "reconstruction": rec,
+                **{k: q[k] for k in ("codebook_loss", "commitment_loss", "perplexity", "usage")}}
 
-    # What a chapter calls -------------------------------------------------------------
-    def encode(self, x) -> np.ndarray:
+    # Training: the data-dependent codebook start -----------------------------------
+    def start_codebook(self, x, seed: int | None = None):
+        """Start the codebook by k-means++ on the encoder outputs of images ``x``."""
+        self.quantizer.initialize_from(self.encode_latents(x), seed=self.seed if seed is None else seed)
+        self.codebook_started = True
+
+    def fit(self, x=None, *args, **kwargs):
+        """Keras' ``fit``; with ``codebook_init="data"`` the first call starts the codebook
+        on the first training batch (``x[:batch_size]``, or the first batch of a dataset)."""
+        if not self.codebook_started:
+            if isinstance(x, np.ndarray):
+                first = x[:kwargs.get("batch_size") or 32]
+            else:
+                first = next(iter(x))
+                first = first[0] if isinstance(first, tuple) else first
+            self.start_codebook(np.asarray(first))
+        return super().fit(x, *args, **kwargs)
+
+    def set_weights(self, weights):
+        super().set_weights(weights)
+        self.codebook_started = True  # trained or restored weights: never restart from data
+
+    # The surface a chapter calls -----------------------------------------------------
+    def encode_latents(self, x) -> np.ndarray:
         """Continuous encoder outputs z_e, shape (n, h, w, code_dim)."""
-        x = blocks.check_images(x, self.image_shape)
-        return blocks.batched(lambda b: self.encoder(b), x)
+        return batched(self.encoder, self.check_images(x))
 
-    def tokens_from_latents(self, z_e) -> np.ndarray:
-        """Quantize continuous latents (n, h, w, code_dim) to int tokens (n, h, w)."""
-        z_e = np.asarray(z_e, np.float32)
-        if z_e.ndim != 4 or z_e.shape[-1] != self.code_dim:
-            raise ValueError(f"expected latents of shape (n, h, w, {self.code_dim}), got {z_e.shape}")
-        flat = z_e.reshape(-1, self.code_dim)
-        idx = blocks.batched(lambda b: self.quantizer.nearest_codes(b), flat, 50000)
+    def quantize_latents(self, z_e) -> np.ndarray:
+        """Token grids (n, h, w): the index of the nearest code of each vector of ``z_e``."""
+        z_e = checks.latents(z_e, self.grid_shape + (self.code_dim,))
+        flat = z_e.reshape(-1, self.code_dim)                      # (n*h*w, D)
+        idx = batched(self.quantizer.nearest_codes, flat, NEAREST_CODE_CHUNK)
         return idx.reshape(z_e.shape[:-1]).astype(np.int64)
 
-    def encode_tokens(self, x) -> np.ndarray:
+    def encode(self, x) -> np.ndarray:
         """Token grid of each image: int64 array (n, h, w) with values in [0, num_codes)."""
-        return self.tokens_from_latents(self.encode(x))
+        return self.quantize_latents(self.encode_latents(x))
 
     def check_tokens(self, tokens) -> np.ndarray:
+        """``tokens`` as (n, h, w) integers in [0, num_codes); one (h, w) grid is accepted."""
         tokens = np.asarray(tokens)
         if tokens.ndim == 2:
             tokens = tokens[None]
@@ -108,31 +155,22 @@ class VQVAE(LossTermsModel):
                              f"got values in [{tokens.min()}, {tokens.max()}]")
         return tokens
 
-    def decode_tokens(self, tokens) -> np.ndarray:
-        """Images for token grids (n, h, w): look the codes up and decode; pixels clipped to [0, 1]."""
-        tokens = self.check_tokens(tokens)
-        z_q = self.codebook[tokens]
-        return self.decode_latents(z_q)
+    def decode(self, tokens) -> np.ndarray:
+        """Images (n,) + image_shape in [0, 1] for token grids (n, h, w): look the codes up, decode."""
+        return self.decode_latents(self.codebook[self.check_tokens(tokens)])
 
     def decode_latents(self, z) -> np.ndarray:
-        """Decode (n, h, w, code_dim) latents to images in [0, 1]."""
-        z = np.asarray(z, np.float32)
-        if z.ndim != 4 or z.shape[1:] != self.grid_shape + (self.code_dim,):
-            raise ValueError(f"expected latents of shape (n, {self.grid_shape[0]}, "
-                             f"{self.grid_shape[1]}, {self.code_dim}), got {z.shape}")
-        out = blocks.batched(lambda b: self.decoder(b), z)
-        return np.clip(out, 0.0, 1.0)
-
-    def reconstruct(self, x) -> np.ndarray:
-        return self.decode_tokens(self.encode_tokens(x))
+        """Images in [0, 1] for latents (n, h, w, code_dim), quantized or not."""
+        z = checks.latents(z, self.grid_shape + (self.code_dim,))
+        return np.clip(batched(self.decoder, z), 0.0, 1.0)
 
     def measure(self, x) -> dict:
-        """On images ``x``: MSE of the reconstruction through the tokens (pixels in [0, 1]),
-        the fraction of codes used at least once, the perplexity of the code histogram,
-        and that histogram (``counts``: how many tokens of ``x`` each code is)."""
-        x = blocks.check_images(x, self.image_shape)
-        tokens = self.encode_tokens(x)
-        perplexity, usage = codebook_perplexity(tokens, self.num_codes)
-        mse = float(np.mean(np.square(x - self.decode_tokens(tokens))))
-        counts = np.bincount(tokens.ravel(), minlength=self.num_codes)
-        return {"mse": mse, "codes_used": usage, "perplexity": perplexity, "counts": counts}
+        """On images ``x``: ``mse`` of the reconstruction through the tokens, ``usage`` (the
+        fraction of codes used at least once), ``perplexity`` of the code histogram, and
+        ``counts``, that histogram (how many tokens of ``x`` each code is)."""
+        x = self.check_images(x)
+        tokens = self.encode(x)
+        perplexity, usage = codebook_perplexity(tokens, self.num_codes) if len(x) else (float("nan"), 0.0)
+        return {"mse": mean_mse(x, self.decode(tokens)), "usage": usage, "perplexity": perplexity,
+                "counts": np.bincount(tokens.ravel(), minlength=self.num_codes)}
+
