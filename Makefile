@@ -30,7 +30,7 @@ book: data
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
 	@echo "Open _build/html/index.html"
 
-unit: $(STAMP)
+unit: data
 	$(PY) -m pytest -q tests
 
 nbval: book
