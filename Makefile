@@ -13,7 +13,7 @@ help:
 	@echo "make book   - install, fetch MNIST, execute every chapter, write _build/html/index.html"
 	@echo "make test   - install, unit tests, HTML build with warnings as errors, every chapter under nbval"
 	@echo "make lab    - open the chapters in JupyterLab (MyST .md files open as notebooks)"
-	@echo "make bench  - training benchmark: reference VQ-VAE vs vqlab's recipe"
+	@echo "make bench  - per-chapter execution times, model load times, training benchmark"
 	@echo "make weights - retrain every shipped model from scratch"
 
 $(STAMP): requirements.txt constraints.txt pyproject.toml
@@ -42,6 +42,7 @@ lab: data
 	$(VENV)/bin/jupyter lab book/
 
 bench: data
+	$(PY) benchmarks/chapters.py
 	$(PY) benchmarks/load_models.py
 	$(PY) benchmarks/train_vqvae.py
 

@@ -24,7 +24,8 @@ def main():
     print(f"{'model':26s} {'load (s)':>9s} {'build only (s)':>15s} {'ratio':>6s}")
     for name in pretrained.names():
         load = best_of(lambda: pretrained.load(name))
-        build = best_of(lambda: pretrained.build(name))
+        card = pretrained.read_card(name)
+        build = best_of(lambda: pretrained.build(card))
         print(f"{name:26s} {load:9.3f} {build:15.3f} {load / build:6.2f}")
 
 

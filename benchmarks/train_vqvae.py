@@ -43,8 +43,8 @@ from vqlab import seed_everything
 from vqlab.data import mnist_images
 from vqlab.models import VQVAE
 from vqlab.quantizer import codebook_perplexity
-from vqlab.train import batches
-from vqlab.recipes import DEAD_CODE_THRESHOLD, cosine, init_codebook_from_data
+from vqlab.recipes import VQ_LEARNING_RATE, cosine
+from vqlab.train import epoch_batches
 
 NUM_CODES = 128
 CODE_DIM = 16
@@ -52,7 +52,7 @@ FILTERS = (32, 64)
 BETA = 0.25
 BATCH_SIZE = 128
 REFERENCE_LR = 1e-3
-VQLAB_LR = 2e-3                  # peak of the cosine schedule, as for vqvae_mnist
+VQLAB_LR = VQ_LEARNING_RATE      # peak of the cosine schedule, as for vqvae_mnist
 TARGETS = (0.0055, 0.0040)       # test MSE thresholds whose training time is reported
 EVALS_PER_EPOCH = 4
 EVAL_BATCH = 1000
@@ -166,15 +166,14 @@ def build_reference(x_train, total_steps):
 
 
 def build_vqlab(x_train, total_steps):
-    model = VQVAE(num_codes=NUM_CODES, code_dim=CODE_DIM, beta=BETA, filters=FILTERS,
-                  dead_code_threshold=DEAD_CODE_THRESHOLD)
+    model = VQVAE(num_codes=NUM_CODES, code_dim=CODE_DIM, beta=BETA, filters=FILTERS)  # recipe = defaults
     model.compile(optimizer=keras.optimizers.Adam(cosine(VQLAB_LR)(total_steps)))
-    init_codebook_from_data(model, x_train)
-    return model, batches(x_train, BATCH_SIZE, seed=0)
+    model.start_codebook(x_train[:BATCH_SIZE])  # what fit does on its first batch; timed here
+    return model, lambda epoch: epoch_batches(x_train, BATCH_SIZE, seed=0, epochs=epoch + 1, start=epoch)
 
 
 def tokens_of(model, x):
-    return model.tokens(x) if isinstance(model, ReferenceVQVAE) else model.encode_tokens(x)
+    return model.tokens(x) if isinstance(model, ReferenceVQVAE) else model.encode(x)
 
 
 def run(epochs: int, limit: int | None, which: list[str]) -> dict:
@@ -195,7 +194,7 @@ def run(epochs: int, limit: int | None, which: list[str]) -> dict:
         for name, (model, data, clock) in sides.items():
             n_evals = len(clock.evals)
             kwargs = {"batch_size": BATCH_SIZE} if name == "reference" else {}  # tf.data shuffles
-            model.fit(data, epochs=epoch + 1, initial_epoch=epoch, callbacks=[clock], verbose=0,
+            model.fit(data(epoch) if callable(data) else data, epochs=epoch + 1, initial_epoch=epoch, callbacks=[clock], verbose=0,
                       shuffle=name == "reference", **kwargs)
             mses = " ".join(f"{e['test_mse']:.5f}" for e in clock.evals[n_evals:])
             print(f"epoch {epoch + 1:2d} {name:9s} train {clock.train_s:7.1f} s  test MSE {mses}",
