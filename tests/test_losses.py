@@ -110,7 +110,7 @@ class PriorEncoderModel:
     def __init__(self, probs):
         self.probs = probs
 
-    def encode(self, x):
+    def posterior(self, x):
         return np.zeros((len(x), self.latent_dim), np.float32), np.zeros((len(x), self.latent_dim), np.float32)
 
     def decode(self, z):
@@ -126,3 +126,46 @@ def test_iwae_bound_is_exact_when_q_is_the_posterior():
         np.testing.assert_allclose(losses.iwae_bound(PriorEncoderModel(probs), x, k=k), log_px, rtol=1e-5)
     with pytest.raises(ValueError, match="positive number of samples"):
         losses.iwae_bound(PriorEncoderModel(probs), x, k=0)
+    # Images without the channel axis, as the models accept them, give the same bound.
+    np.testing.assert_allclose(losses.iwae_bound(PriorEncoderModel(probs), x[..., 0], k=5), log_px, rtol=1e-5)
+
+
+def test_images_with_and_without_a_channel_axis_give_the_same_losses(images):
+    x, x_hat = images
+    mean, log_var = np.zeros((4, 2), np.float32), np.zeros((4, 2), np.float32)
+    for loss in (losses.mean_squared_error, losses.bernoulli_nll, losses.gaussian_nll):
+        np.testing.assert_allclose(as_np(loss(x[..., 0], x_hat)), as_np(loss(x, x_hat)), rtol=1e-6)
+        np.testing.assert_allclose(as_np(loss(x, x_hat[..., 0])), as_np(loss(x, x_hat)), rtol=1e-6)
+    np.testing.assert_allclose(as_np(losses.elbo(x[..., 0], x_hat, mean, log_var)),
+                               as_np(losses.elbo(x, x_hat, mean, log_var)), rtol=1e-6)
+    assert as_np(losses.mean_squared_error(x[..., 0], x)).tolist() == [0.0] * 4
+
+
+def test_losses_on_tensors_compute_with_keras_and_match_numpy(images):
+    """Inside a training step the inputs are tensors: no NumPy checks, the same numbers."""
+    from keras import ops
+
+    x, x_hat = images
+    for loss in (losses.mean_squared_error, losses.bernoulli_nll, losses.gaussian_nll):
+        on_tensors = loss(ops.convert_to_tensor(x), ops.convert_to_tensor(x_hat))
+        assert ops.is_tensor(on_tensors)
+        np.testing.assert_allclose(as_np(on_tensors), as_np(loss(x, x_hat)), rtol=1e-5)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda x, p: losses.mean_squared_error(x, x[:1]), "4 examples and x_hat 1"),
+    (lambda x, p: losses.mean_squared_error(x, x[:, :14]), "same shape"),
+    (lambda x, p: losses.bernoulli_nll(x * 255, p), r"x should lie in \[0, 1\].*divide"),
+    (lambda x, p: losses.bernoulli_nll(x, p * 2), r"probs should lie in \[0, 1\]"),
+    (lambda x, p: losses.bernoulli_nll(np.where(x > 0.5, np.nan, x), p), "NaN or infinite"),
+    (lambda x, p: losses.gaussian_nll(x, np.full_like(p, np.inf)), "NaN or infinite"),
+    (lambda x, p: losses.gaussian_nll(x, p, variance=0.0), "positive finite number"),
+    (lambda x, p: losses.elbo(x[:1], p.repeat(2, 0), np.zeros((8, 2)), np.zeros((8, 2))), "1 images and mean 8"),
+    (lambda x, p: losses.elbo(x, p[:1], np.zeros((4, 2)), np.zeros((4, 2))), "4 examples and probs 1"),
+    (lambda x, p: losses.kl_to_standard_normal(np.full((2, 3), np.nan), np.zeros((2, 3))), "NaN"),
+    (lambda x, p: losses.mean_squared_error(np.float32(1.0), np.float32(1.0)), "a batch"),
+])
+def test_wrong_numpy_inputs_raise_clear_errors(images, call, message):
+    x, x_hat = images
+    with pytest.raises(ValueError, match=message):
+        call(x, x_hat)

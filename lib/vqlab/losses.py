@@ -1,8 +1,14 @@
 """Loss terms of autoencoders and VAEs, each the negative log of a probability.
 
-All functions work on NumPy arrays and on tensors (they use ``keras.ops``) and
-return one value **per example**: they sum over pixels and latent dimensions and
-leave the batch axis, so a chapter can average, plot or compare them.
+All functions return one value **per example**: they sum (or average) over pixels and
+latent dimensions and leave the batch axis, so a chapter can average, plot or compare them.
+
+They take NumPy arrays and tensors alike. Given NumPy arrays (or numbers, or lists) they
+check them first and compute in NumPy: images must be finite, of the same shape, with
+(n, H, W) accepted against (n, H, W, 1), and pixels and probabilities of a Bernoulli
+must lie in [0, 1]; a wrong input raises a ``ValueError`` that says what was expected.
+Given tensors, as inside a Keras training step, they compute with ``keras.ops`` and check
+nothing, so training stays fast.
 
 Thesis notation: x is an image, z a latent, q(z|x) = N(mean, diag(exp(log_var)))
 the encoder's posterior, p(z) = N(0, I) the prior and p(x|z) the decoder.
@@ -16,13 +22,73 @@ import numpy as np
 from keras import ops
 
 LOG_2PI = math.log(2.0 * math.pi)
-EPS = 1e-7
+EPS = 1e-7  # probabilities are clipped to [EPS, 1 - EPS] so that log p stays finite
+RECONSTRUCTIONS = ("bce", "mse")  # the names reconstruction_loss knows
+CONCRETE = (np.ndarray, np.generic, int, float, list, tuple)  # values that can be checked now
 
 
-def _sum_except_batch(t):
-    t = ops.convert_to_tensor(t)
-    return ops.sum(ops.reshape(t, (ops.shape(t)[0], -1)), axis=1)
+# Inputs -------------------------------------------------------------------------------
 
+def _backend(*values):
+    """``np`` when every value is concrete (checked and computed in NumPy), else ``keras.ops``."""
+    return np if all(isinstance(v, CONCRETE) for v in values) else ops
+
+
+def _floats(a) -> np.ndarray:
+    """A concrete value as a float array: floats keep their precision, integers become float32."""
+    a = np.asarray(a)
+    return a if np.issubdtype(a.dtype, np.floating) else a.astype(np.float32)
+
+
+def _array(name: str, a) -> np.ndarray:
+    """A concrete value as a finite float array with a batch axis (float64 stays float64)."""
+    a = np.asarray(a)
+    if not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer) or a.dtype == bool):
+        raise ValueError(f"{name} should hold numbers, got dtype {a.dtype}")
+    a = _floats(a)
+    if a.ndim == 0:
+        raise ValueError(f"{name} should be a batch with one row per example, got a single number {a}")
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"{name} contains NaN or infinite values ({np.count_nonzero(~np.isfinite(a))} "
+                         f"of {a.size}): expected finite numbers")
+    return a
+
+
+def _in_unit_interval(name: str, a: np.ndarray, hint: str = "") -> None:
+    if a.size and (a.min() < 0.0 or a.max() > 1.0):
+        raise ValueError(f"{name} should lie in [0, 1], got values in [{a.min():.4g}, {a.max():.4g}]{hint}")
+
+
+def _pair(x, x_hat, names=("x", "x_hat")):
+    """``(xp, x, x_hat)``: the backend to compute with and both inputs in one layout.
+
+    An image batch (n, H, W) meets one of (n, H, W, 1) by gaining the channel axis. Concrete
+    inputs are checked: finite, the same number of examples, the same shape.
+    """
+    xp = _backend(x, x_hat)
+    if xp is np:
+        x, x_hat = _array(names[0], x), _array(names[1], x_hat)
+    if len(x.shape) == len(x_hat.shape) - 1 and x_hat.shape[-1] == 1:
+        x = xp.expand_dims(x, -1)  # (n, H, W) -> (n, H, W, 1)
+    elif len(x_hat.shape) == len(x.shape) - 1 and x.shape[-1] == 1:
+        x_hat = xp.expand_dims(x_hat, -1)
+    if xp is np and x.shape != x_hat.shape:
+        if len(x) != len(x_hat):
+            raise ValueError(f"{names[0]} holds {len(x)} examples and {names[1]} {len(x_hat)}: "
+                             f"expected one {names[1]} per {names[0]} (shapes {x.shape} and {x_hat.shape})")
+        raise ValueError(f"{names[0]} and {names[1]} should have the same shape (images (n, H, W) "
+                         f"and (n, H, W, 1) may be mixed), got {x.shape} and {x_hat.shape}")
+    if xp is ops:
+        x = ops.convert_to_tensor(x, "float32")
+        x_hat = ops.convert_to_tensor(x_hat, "float32")
+    return xp, x, x_hat
+
+
+def _non_batch_axes(t) -> tuple[int, ...]:
+    return tuple(range(1, len(t.shape)))
+
+
+# Gaussians ----------------------------------------------------------------------------
 
 def kl_to_standard_normal(mean, log_var):
     """KL(N(mean, diag(exp(log_var))) || N(0, I)) per example (thesis eq. 3.23).
@@ -37,41 +103,69 @@ def kl_to_standard_normal(mean, log_var):
         )
     if len(np.shape(mean)) != 2:
         raise ValueError(f"mean should have shape (batch, latent_dim), got {tuple(np.shape(mean))}")
-    return 0.5 * ops.sum(ops.exp(log_var) + ops.square(mean) - 1.0 - log_var, axis=1)
+    xp = _backend(mean, log_var)
+    if xp is np:
+        mean, log_var = _array("mean", mean), _array("log_var", log_var)
+    return 0.5 * xp.sum(xp.exp(log_var) + xp.square(mean) - 1.0 - log_var, axis=1)
 
 
 def kl_per_dimension(mean, log_var):
     """The KL term of each latent dimension, averaged over the batch: shape (latent_dim,)."""
-    terms = 0.5 * (ops.exp(log_var) + ops.square(mean) - 1.0 - log_var)
-    return ops.mean(terms, axis=0)
+    xp = _backend(mean, log_var)
+    terms = 0.5 * (xp.exp(log_var) + xp.square(mean) - 1.0 - log_var)
+    return xp.mean(terms, axis=0)
 
 
-def gaussian_nll(x, mean, variance=1.0):
+def log_normal(z, mean, log_var):
+    """log N(z; mean, diag(exp(log_var))), summed over the last axis.
+
+    ``mean`` and ``log_var`` broadcast against ``z`` (e.g. 0.0 for the prior N(0, I)).
+    NumPy in gives NumPy out, in the input's precision (``vqlab.theory`` uses it in float64).
+    """
+    xp = _backend(z, mean, log_var)
+    if xp is np:
+        z, mean, log_var = (_floats(a) for a in (z, mean, log_var))
+    return -0.5 * xp.sum(LOG_2PI + log_var + xp.square(z - mean) / xp.exp(log_var), axis=-1)
+
+
+def gaussian_nll(x, mean, variance: float = 1.0):
     """-log N(x; mean, variance * I) per example, summed over every non-batch axis.
 
     With ``variance=1`` this is 0.5 * squared error + 0.5 * log(2 pi) per pixel, so
     minimising squared error maximises a unit-variance Gaussian likelihood.
     """
-    x = ops.convert_to_tensor(x, "float32")
-    mean = ops.convert_to_tensor(mean, "float32")
-    per_pixel = 0.5 * (LOG_2PI + math.log(variance) + ops.square(x - mean) / variance)
-    return _sum_except_batch(per_pixel)
+    if not (isinstance(variance, (int, float, np.integer, np.floating)) and 0 < variance < math.inf):
+        raise ValueError(f"variance should be a positive finite number, got {variance!r}")
+    xp, x, mean = _pair(x, mean, ("x", "mean"))
+    per_pixel = 0.5 * (LOG_2PI + math.log(variance) + xp.square(x - mean) / variance)
+    return xp.sum(per_pixel, axis=_non_batch_axes(per_pixel))
 
+
+def mean_squared_error(x, x_hat):
+    """Squared error averaged over pixels, per example: Keras' ``mse``, the thesis' MSE loss.
+
+    The one definition of MSE in vqlab: ``metrics.mse`` and the models call it.
+    """
+    xp, x, x_hat = _pair(x, x_hat)
+    squared = xp.square(x - x_hat)
+    return xp.mean(squared, axis=_non_batch_axes(squared))
+
+
+# Bernoulli ----------------------------------------------------------------------------
 
 def bernoulli_nll(x, probs):
     """-log Bernoulli(x; probs) per example (binary cross-entropy summed over pixels).
 
-    ``x`` may be any value in [0, 1] (the 'continuous Bernoulli' use of BCE on grey pixels).
+    ``x`` may be any value in [0, 1] (the 'continuous Bernoulli' use of BCE on grey pixels);
+    ``probs``, the decoder's pixel probabilities, lie in [0, 1] too.
     """
-    x = ops.convert_to_tensor(x, "float32")
-    p = ops.clip(ops.convert_to_tensor(probs, "float32"), EPS, 1.0 - EPS)
-    return _sum_except_batch(-(x * ops.log(p) + (1.0 - x) * ops.log(1.0 - p)))
-
-
-def mean_squared_error(x, x_hat):
-    """Squared error averaged over pixels, per example: Keras' ``mse``, the thesis' MSE loss."""
-    x = ops.convert_to_tensor(x, "float32")
-    return ops.mean(ops.reshape(ops.square(x - x_hat), (ops.shape(x)[0], -1)), axis=1)
+    xp, x, probs = _pair(x, probs, ("x", "probs"))
+    if xp is np:
+        _in_unit_interval("x", x, " (pixels of a Bernoulli likelihood; divide 0-255 images by 255)")
+        _in_unit_interval("probs", probs, " (pixel probabilities, e.g. a sigmoid output)")
+    p = xp.clip(probs, EPS, 1.0 - EPS)
+    per_pixel = -(x * xp.log(p) + (1.0 - x) * xp.log(1.0 - p))
+    return xp.sum(per_pixel, axis=_non_batch_axes(per_pixel))
 
 
 def reconstruction_loss(kind: str, x, x_hat):
@@ -83,18 +177,19 @@ def reconstruction_loss(kind: str, x, x_hat):
     raise ValueError(f"reconstruction should be 'bce' or 'mse', got {kind!r}")
 
 
+# Bounds on log p(x) ---------------------------------------------------------------------
+
 def elbo(x, probs, mean, log_var):
     """Evidence lower bound per example, Bernoulli decoder: E_q[log p(x|z)] - KL(q || p).
 
     ``probs`` is the decoder output for one sample z ~ q(z|x), so the first term is a
-    one-sample Monte Carlo estimate (thesis eq. 3.13).
+    one-sample Monte Carlo estimate (thesis eq. 3.13). Each of ``x``, ``probs``, ``mean``
+    and ``log_var`` has one row per image.
     """
+    if _backend(x, mean) is np and np.ndim(x) and np.ndim(mean) and len(x) != len(mean):
+        raise ValueError(f"x holds {len(x)} images and mean {len(mean)} rows: "
+                         "expected the posterior (mean, log_var) of each image")
     return -bernoulli_nll(x, probs) - kl_to_standard_normal(mean, log_var)
-
-
-def log_normal(z, mean, log_var):
-    """log N(z; mean, diag(exp(log_var))), summed over the last axis."""
-    return -0.5 * ops.sum(LOG_2PI + log_var + ops.square(z - mean) / ops.exp(log_var), axis=-1)
 
 
 def iwae_bound(model, x, k: int = 100, seed: int = 0, batch_size: int = 500) -> np.ndarray:
@@ -102,24 +197,24 @@ def iwae_bound(model, x, k: int = 100, seed: int = 0, batch_size: int = 500) -> 
 
     log p(x) >= E[log (1/k) sum_i p(x|z_i) p(z_i) / q(z_i|x)], z_i ~ q(z|x).
     k = 1 gives the ELBO; the bound tightens as k grows. ``model`` needs
-    ``encode(x) -> (mean, log_var)`` and ``decode(z) -> pixel probabilities``.
+    ``posterior(x) -> (mean, log_var)`` and ``decode(z) -> pixel probabilities``;
+    ``x`` holds images (n, H, W) or (n, H, W, C) with pixels in [0, 1].
     """
-    if k < 1:
-        raise ValueError(f"k should be a positive number of samples, got {k}")
+    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
+        raise ValueError(f"k should be a positive number of samples, got {k!r}")
+    x = _array("x", x)
     rng = np.random.default_rng(seed)
     out = []
     for start in range(0, len(x), batch_size):
-        xb = np.asarray(x[start:start + batch_size], np.float32)
+        xb = x[start:start + batch_size]
         n = len(xb)
-        mean, log_var = (np.asarray(t) for t in model.encode(xb))
+        mean, log_var = (np.asarray(t) for t in model.posterior(xb))
         eps = rng.standard_normal((k, n, mean.shape[1])).astype(np.float32)
         z = mean + np.exp(0.5 * log_var) * eps  # (k, n, d)
-        probs = np.asarray(model.decode(z.reshape(k * n, -1)))
+        probs = np.asarray(model.decode(z.reshape(k * n, -1)))  # (k * n, H, W, C)
         x_rep = np.broadcast_to(xb, (k,) + xb.shape).reshape((k * n,) + xb.shape[1:])
-        log_px_z = np.asarray(-bernoulli_nll(x_rep, probs)).reshape(k, n)
-        log_pz = np.asarray(log_normal(z, np.zeros_like(z), np.zeros_like(z)))
-        log_qz = np.asarray(log_normal(z, mean, log_var))
-        log_w = log_px_z + log_pz - log_qz
+        log_px_z = -bernoulli_nll(x_rep, probs).reshape(k, n)
+        log_w = log_px_z + log_normal(z, 0.0, 0.0) - log_normal(z, mean, log_var)  # (k, n)
         m = log_w.max(axis=0)
         out.append(m + np.log(np.mean(np.exp(log_w - m), axis=0)))
-    return np.concatenate(out)
+    return np.concatenate(out) if out else np.zeros(0)

@@ -1,7 +1,7 @@
 """Numerical checks of the theory chapters: each function computes one side of an equation.
 
 Chapters 4-6 derive the VAE on paper; the functions here let a chapter (and a test)
-check every step in numbers. They use NumPy and SciPy only, in float64.
+check every step in numbers. They compute in NumPy and SciPy, in float64, and return NumPy.
 
 Notation (thesis chapter 3): z is a latent of dimension d, x an observation of
 dimension D, p(z) = N(0, I) the prior, p(x|z) the likelihood (decoder), p(z|x) the
@@ -13,7 +13,8 @@ Contents
 --------
 * discrete distributions: ``information``, ``entropy``, ``cross_entropy``, ``kl_discrete``;
 * Gaussians: ``gaussian_kl`` (full covariances), ``kl_monte_carlo`` (the KL to N(0, I)
-  by sampling, with its standard error);
+  by sampling, with its standard error); the diagonal Gaussian log-density and ``LOG_2PI``
+  are ``vqlab.losses.log_normal`` and ``vqlab.losses.LOG_2PI``, shared with the models;
 * a 1-D latent-variable toy model whose evidence p(x) is a one-dimensional integral:
   ``toy_evidence_quadrature``, ``toy_evidence_monte_carlo``, ``toy_posterior``, ``toy_elbo``;
 * probabilistic PCA (Tipping & Bishop 1999), a latent model whose evidence, posterior and
@@ -29,7 +30,7 @@ import math
 
 import numpy as np
 
-LOG_2PI = math.log(2.0 * math.pi)
+from .losses import LOG_2PI, log_normal
 
 
 # Discrete distributions ----------------------------------------------------------------
@@ -101,12 +102,6 @@ def gaussian_kl(mean_q, cov_q, mean_p, cov_p) -> float:
     return float(0.5 * (trace + mahalanobis - d + logdet_p - logdet_q))
 
 
-def log_normal_diag(z, mean, log_var) -> np.ndarray:
-    """log N(z; mean, diag(exp(log_var))), summed over the last axis."""
-    z, mean, log_var = (np.asarray(a, np.float64) for a in (z, mean, log_var))
-    return -0.5 * np.sum(LOG_2PI + log_var + (z - mean) ** 2 / np.exp(log_var), axis=-1)
-
-
 def kl_monte_carlo(mean, log_var, n: int = 10_000, seed: int = 0):
     """Monte Carlo estimate of KL(q || N(0, I)) with q = N(mean, diag(exp(log_var))).
 
@@ -121,7 +116,7 @@ def kl_monte_carlo(mean, log_var, n: int = 10_000, seed: int = 0):
         raise ValueError(f"n should be at least 2 samples to estimate a standard error, got {n}")
     eps = np.random.default_rng(seed).standard_normal((n,) + mean.shape)
     z = mean + np.exp(0.5 * log_var) * eps
-    terms = log_normal_diag(z, mean, log_var) - log_normal_diag(z, 0.0, 0.0)  # (n, ...)
+    terms = log_normal(z, mean, log_var) - log_normal(z, 0.0, 0.0)  # (n, ...), float64
     return terms.mean(axis=0), terms.std(axis=0, ddof=1) / math.sqrt(n)
 
 
