@@ -76,3 +76,26 @@ def test_same_function_works_on_any_grid_size_and_on_pixels():
 def test_bad_arguments_raise_clear_errors(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: tokens.shift(G, dx=1.5), "dx should be an integer, got 1.5"),
+    (lambda: tokens.shift(G, dy="1"), "dy should be an integer, got '1'"),
+    (lambda: tokens.shift(G, dx=True), "dx should be an integer, got the bool"),
+    (lambda: tokens.shift(G, dx=1, fill=1.7), "fill for an integer grid should be an integer, got 1.7"),
+    (lambda: tokens.shift(G, dx=1, fill=np.float64(2.0)), "fill for an integer grid should be an integer"),
+    (lambda: tokens.rotate90(G, k=1.0), "k should be an integer"),
+    (lambda: tokens.combine(G, G, split=3.9), "split should be an integer, got 3.9"),
+])
+def test_non_integer_counts_are_rejected_not_truncated(call, message):
+    with pytest.raises(TypeError, match=message):
+        call()
+
+
+def test_numpy_integers_are_counts_and_float_grids_take_float_fills():
+    np.testing.assert_array_equal(tokens.shift(G, dx=np.int64(1), fill=np.int32(0)), tokens.shift(G, dx=1, fill=0))
+    np.testing.assert_array_equal(tokens.rotate90(G, k=np.int8(2)), tokens.rotate90(G, 2))
+    np.testing.assert_array_equal(tokens.combine(G, G + 10, split=np.uint8(1)), tokens.combine(G, G + 10, split=1))
+    pixels = np.ones((1, 4, 4), np.float32)
+    assert tokens.shift(pixels, dx=1, fill=0.5)[0, 0, 0] == 0.5
+    assert tokens.shift(pixels, dx=1, fill=0)[0, 0, 0] == 0.0

@@ -9,11 +9,17 @@ book measures whether an edit in token space means the same thing as in pixel sp
 Axes: ``x`` runs along a row (left to right, the last axis), ``y`` down a column
 (the axis before it). A positive ``dx`` moves content right, a positive ``dy`` down.
 
+Counts (``dx``, ``dy``, ``k``, ``split``) must be integers (Python or NumPy, not bools):
+1.5 or "1" raise an error instead of being truncated. A ``fill`` for an integer grid must be
+an integer too.
+
 ``invert_latents`` is the one edit that is not on tokens: it negates the continuous
 encoder outputs z_e before they are quantized.
 """
 
 from __future__ import annotations
+
+import operator
 
 import numpy as np
 
@@ -29,6 +35,29 @@ def _as_grids(grid) -> tuple[np.ndarray, bool]:
     if grid.ndim == 3:
         return grid, False
     raise ValueError(f"expected a grid (h, w) or a batch of grids (n, h, w), got shape {grid.shape}")
+
+
+def _integer(name: str, value) -> int:
+    """``value`` as an int if it is an integer (``operator.index``), else a TypeError."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} should be an integer, got the bool {value!r}")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} should be an integer, got {value!r} of type {type(value).__name__}") from None
+
+
+def _check_fill(fill, grid: np.ndarray):
+    """'wrap', 'edge', or a number the grid's dtype holds exactly (an integer for token grids)."""
+    if isinstance(fill, str):
+        if fill not in FILLS:
+            raise ValueError(f"fill should be 'wrap', 'edge' or a number, got {fill!r}")
+        return fill
+    if np.issubdtype(grid.dtype, np.integer):
+        return _integer("fill for an integer grid", fill)
+    if isinstance(fill, (bool, np.bool_)) or not isinstance(fill, (int, float, np.integer, np.floating)):
+        raise ValueError(f"fill should be 'wrap', 'edge' or a number, got {fill!r}")
+    return fill
 
 
 def _axis_index(axis: str) -> int:
@@ -65,19 +94,19 @@ def shift(grid, dx: int = 0, dy: int = 0, fill="wrap") -> np.ndarray:
     other), 'edge' (repeat the border row or column), or a value (e.g. the token of an
     empty background, or 0.0 for pixels).
     """
-    valid = fill in FILLS if isinstance(fill, str) else np.isscalar(fill) and not isinstance(fill, bool)
-    if not valid:
-        raise ValueError(f"fill should be 'wrap', 'edge' or a number, got {fill!r}")
+    dx, dy = _integer("dx", dx), _integer("dy", dy)
     g, single = _as_grids(grid)
-    out = _shift_one_axis(_shift_one_axis(g, int(dx), 2, fill), int(dy), 1, fill)
+    fill = _check_fill(fill, g)
+    out = _shift_one_axis(_shift_one_axis(g, dx, 2, fill), dy, 1, fill)
     return out[0] if single else out
 
 
 def rotate90(grid, k: int = 1) -> np.ndarray:
     """Rotate by k * 90 degrees counter-clockwise (k may be negative). The grid must be square
     for a batch of odd k to keep its shape, as it does for every grid of this book."""
+    k = _integer("k", k)
     g, single = _as_grids(grid)
-    out = np.rot90(g, k=int(k), axes=(1, 2))
+    out = np.rot90(g, k=k, axes=(1, 2))
     return out[0] if single else out
 
 
@@ -98,7 +127,7 @@ def combine(first, second, axis: str = "x", split: int | None = None) -> np.ndar
         raise ValueError(f"grids to combine must have the same shape, got {np.shape(first)} and {np.shape(second)}")
     ax = _axis_index(axis)
     size = a.shape[ax]
-    split = size // 2 if split is None else int(split)
+    split = size // 2 if split is None else _integer("split", split)
     if not 0 <= split <= size:
         raise ValueError(f"split should lie in [0, {size}] along {axis}, got {split}")
     idx = np.arange(size).reshape([-1 if i == ax else 1 for i in range(3)])
