@@ -302,6 +302,17 @@ def mnist_labels(split: str = "train", limit: int | None = None) -> np.ndarray:
     return _split(split)[1][:limit]
 
 
+BINARIZE_THRESHOLD = 0.5
+
+
+def mnist_binarized(split: str = "train", limit: int | None = None) -> np.ndarray:
+    """MNIST with every pixel set to 1 where its grey level exceeds 0.5, else 0: float32
+    (n, 28, 28, 1). A fixed (static) binarization, as TensorFlow's VAE tutorial uses, so
+    a Bernoulli likelihood on these digits is a probability mass and its ELBO a bound on
+    log p(x) in nats."""
+    return (mnist_images(split, limit) > BINARIZE_THRESHOLD).astype(np.float32)
+
+
 if __name__ == "__main__":
     (xt, yt), (xs, ys) = load_mnist(verbose=True)
     print(f"train {xt.shape} test {xs.shape}; cached at {cache_path()}")
