@@ -8,11 +8,14 @@ compares, over many images x with tokens t = encode(x):
 * ``decode(T(t))`` with ``T(decode(t))``: the same, with the reconstruction error of the
   model itself taken out (the edit's own error).
 
-Works with any model that has ``encode_tokens``, ``decode_tokens`` and ``grid_shape``.
+Works with any model that has ``encode(x) -> tokens (n, h, w)``, ``decode(tokens) ->
+images (n, H, W, C)`` and ``image_shape`` (H, W, C), as the VQ-VAE does. Images may be
+given as (n, H, W) or (n, H, W, C).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -23,14 +26,15 @@ from . import metrics, tokens
 
 @dataclass
 class Edit:
+    """An edit of token grids (n, h, w) and its twin on pixels (n, H, W), one channel at a time."""
     name: str
     on_tokens: Callable[[np.ndarray], np.ndarray]
     on_pixels: Callable[[np.ndarray], np.ndarray]
 
 
-def background_token(model, image_shape=(28, 28, 1)) -> int:
+def background_token(model) -> int:
     """The token an empty (all-zero) image is mostly made of: what a shift should fill in."""
-    t = model.encode_tokens(np.zeros((1,) + tuple(image_shape), np.float32))
+    t = np.asarray(model.encode(np.zeros((1,) + tuple(model.image_shape), np.float32)))
     return int(np.bincount(t.ravel()).argmax())
 
 
@@ -51,27 +55,45 @@ def standard_edits(factor: int, background: int) -> list[Edit]:
     ]
 
 
+def _images(model, x) -> np.ndarray:
+    """``x`` as float32 images (n, H, W, C) of the model's ``image_shape``; (n, H, W) gains C = 1."""
+    x = np.asarray(x, np.float32)
+    shape = tuple(model.image_shape)
+    if x.ndim == 3 and shape[-1] == 1:
+        x = x[..., None]  # (n, H, W) -> (n, H, W, 1)
+    if x.shape[1:] != shape:
+        raise ValueError(f"expected images (n, {shape[0]}, {shape[1]}) or (n, {', '.join(map(str, shape))}) "
+                         f"for this model, got {x.shape}")
+    return x
+
+
+def _on_pixels(edit: Edit, images: np.ndarray) -> np.ndarray:
+    """Apply ``edit.on_pixels`` to images (n, H, W, C), one channel at a time."""
+    return np.stack([edit.on_pixels(images[..., c]) for c in range(images.shape[-1])], axis=-1)
+
+
 def measure_edits(model, x, edits: list[Edit]) -> list[dict]:
-    """One row per edit: mean MSE and PSNR of decode(T(t)) against T(x) and T(decode(t))."""
-    t = model.encode_tokens(x)
-    rec = model.decode_tokens(t)[..., 0]
+    """One row per edit: mean MSE and PSNR of decode(T(t)) against T(x) and T(decode(t)).
+
+    ``x`` holds images (n, H, W) or (n, H, W, C). The reconstruction decode(t) is decoded
+    once and serves every edit that leaves the tokens as they are. An empty batch gives
+    NaN means (there is nothing to average).
+    """
+    x = _images(model, x)
+    if len(x) == 0:
+        return [{"edit": e.name, "mse_vs_edited_image": math.nan, "psnr_vs_edited_image": math.nan,
+                 "mse_vs_edited_reconstruction": math.nan} for e in edits]
+    t = np.asarray(model.encode(x))  # (n, h, w)
+    rec = np.asarray(model.decode(t))  # (n, H, W, C)
     rows = []
     for e in edits:
-        decoded = model.decode_tokens(e.on_tokens(t))[..., 0]
-        target = e.on_pixels(x[..., 0])
+        edited = np.asarray(e.on_tokens(t))
+        decoded = rec if np.array_equal(edited, t) else np.asarray(model.decode(edited))
+        mse_image = metrics.mse(decoded, _on_pixels(e, x))  # (n,)
         rows.append({
             "edit": e.name,
-            "mse_vs_edited_image": float(metrics.mse(decoded, target).mean()),
-            "psnr_vs_edited_image": float(metrics.psnr(decoded, target).mean()),
-            "mse_vs_edited_reconstruction": float(metrics.mse(decoded, e.on_pixels(rec)).mean()),
+            "mse_vs_edited_image": float(mse_image.mean()),
+            "psnr_vs_edited_image": float(metrics.psnr_of_mse(mse_image).mean()),
+            "mse_vs_edited_reconstruction": float(metrics.mse(decoded, _on_pixels(e, rec)).mean()),
         })
     return rows
-
-
-def markdown_table(rows: list[dict], digits: int = 4) -> str:
-    """A Markdown table of a list of dicts with the same keys (floats rounded)."""
-    keys = list(rows[0])
-    fmt = lambda v: f"{v:.{digits}g}" if isinstance(v, float) else str(v)
-    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
-    lines += ["| " + " | ".join(fmt(r[k]) for k in keys) + " |" for r in rows]
-    return "\n".join(lines)

@@ -1,4 +1,5 @@
-"""Figures the chapters share: image grids, latent scatter plots, decoded latent grids."""
+"""Figures and tables the chapters share: image grids, latent scatter plots, decoded latent
+grids, token grids, and Markdown tables of measured rows."""
 
 from __future__ import annotations
 
@@ -67,3 +68,19 @@ def token_grid(tokens, ax=None, num_codes=None, title=None):
     if title:
         ax.set_title(title)
     return ax
+
+
+def markdown_table(rows: list[dict], digits: int = 4) -> str:
+    """A Markdown table of a list of dicts with the same keys, in the first row's order;
+    floats are shown with ``digits`` significant digits."""
+    rows = list(rows)
+    if not rows:
+        raise ValueError("markdown_table needs at least one row (a dict of column -> value), got none")
+    keys = list(rows[0])
+    for i, r in enumerate(rows):
+        if list(r) != keys:
+            raise ValueError(f"every row should have the keys {keys} in that order; row {i} has {list(r)}")
+    fmt = lambda v: f"{v:.{digits}g}" if isinstance(v, float) else str(v)
+    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    lines += ["| " + " | ".join(fmt(r[k]) for k in keys) + " |" for r in rows]
+    return "\n".join(lines)

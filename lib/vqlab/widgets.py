@@ -28,8 +28,16 @@ def latent_explorer(decode, extent: float = 3.0, step: float = 0.1):
 
 
 def token_editor(model, grid, background: int):
-    """Sliders that shift, rotate and flip one token grid and show what the model decodes."""
+    """Sliders that shift, rotate and flip one token grid and show what the model decodes.
+
+    ``grid`` is one token grid, (h, w) or a batch of one (1, h, w); ``model.decode`` turns
+    token grids (n, h, w) into images (n, H, W, C).
+    """
     grid = np.asarray(grid)
+    if grid.ndim == 3 and len(grid) == 1:
+        grid = grid[0]  # (1, h, w) -> (h, w)
+    if grid.ndim != 2:
+        raise ValueError(f"token_editor edits one token grid (h, w) or (1, h, w), got shape {grid.shape}")
     h, wd = grid.shape
 
     def show(dx=0, dy=0, quarter_turns=0, flip_x=False):
@@ -37,9 +45,9 @@ def token_editor(model, grid, background: int):
         if flip_x:
             edited = tk.flip(edited, "x")
         fig, axs = plt.subplots(1, 2, figsize=(5, 2.5))
-        axs[0].imshow(model.decode_tokens(grid[None])[0, ..., 0], cmap="gray", vmin=0, vmax=1)
+        axs[0].imshow(np.asarray(model.decode(grid[None]))[0].squeeze(), cmap="gray", vmin=0, vmax=1)
         axs[0].set_title("original")
-        axs[1].imshow(model.decode_tokens(edited[None])[0, ..., 0], cmap="gray", vmin=0, vmax=1)
+        axs[1].imshow(np.asarray(model.decode(edited[None]))[0].squeeze(), cmap="gray", vmin=0, vmax=1)
         axs[1].set_title("edited tokens")
         for ax in axs:
             ax.axis("off")
