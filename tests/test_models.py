@@ -10,7 +10,7 @@ import pytest
 
 from vqlab.models import VAE, Autoencoder
 
-KINDS = ("dense", "conv")
+KINDS = ("dense", "conv", "conv_dense")
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +107,7 @@ def test_latent_shape_mismatch_raises(model_class):
 def test_unknown_names_raise(model_class):
     with pytest.raises(ValueError, match="'bce' or 'mse', got 'l2'"):
         model_class(2, "dense", reconstruction="l2")
-    with pytest.raises(ValueError, match=r"kind should be one of \('dense', 'conv'\), got 'mlp'"):
+    with pytest.raises(ValueError, match=r"kind should be one of \('dense', 'conv', 'conv_dense'\), got 'mlp'"):
         model_class(2, "mlp")
 
 

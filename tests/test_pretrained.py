@@ -14,7 +14,7 @@ from vqlab import pretrained, recipes, train
 from vqlab.models import VQVAE
 
 SHIPPED = pretrained.names()
-MNIST_BUDGET_BYTES = 10 * 1024 * 1024
+MNIST_BUDGET_BYTES = 16 * 1024 * 1024  # 10 MiB until the thesis' conv + dense VAEs (3.1 MiB each) came
 
 
 def test_every_recipe_of_the_book_is_shipped():

@@ -78,6 +78,20 @@ for _kind in ("dense", "conv"):
     register(Recipe(f"vae_{_kind}_bce", lambda kind=_kind: VAE(2, kind, "bce"),
                     f"{_kind.capitalize()} VAE, 2-D latent, BCE reconstruction (chapter 9)."))
 
+# The thesis' four VAEs (section 4.3): two convolutions in encoder and decoder, with
+# ("convdense") or without ("conv") two fully connected layers; BCE or unweighted MSE.
+for _kind, _label in (("conv_dense", "convdense"), ("conv", "conv")):
+    for _rec in ("bce", "mse"):
+        if (_label, _rec) == ("conv", "bce"):
+            continue  # vae_conv_bce above is this model
+        register(Recipe(f"vae_{_label}_{_rec}", lambda kind=_kind, rec=_rec: VAE(2, kind, rec),
+                        f"The thesis' VAE with two convolutions{' and two dense layers' if _kind == 'conv_dense' else ''} "
+                        f"in encoder and decoder, 2-D latent, {_rec.upper()} reconstruction (chapter 9)."))
+    register(Recipe(f"vae_{_label}_binary", lambda kind=_kind: VAE(2, kind, "bce"),
+                    f"The thesis' {_label} VAE trained on binarized MNIST (pixels > 0.5), Bernoulli "
+                    f"likelihood: its ELBO is a bound on log p(x) in nats (chapter 9).",
+                    data="mnist_binarized"))
+
 register(Recipe("vae_dense_mse", lambda: VAE(2, "dense", "mse"),
                 "Dense VAE, 2-D latent, unweighted MSE (mean over pixels) + KL: "
                 "the thesis' posterior-collapse setting (chapter 9)."))

@@ -27,7 +27,7 @@ import keras
 import numpy as np
 
 from . import checks, pretrained, recipes
-from .data import mnist_images
+from .data import mnist_binarized, mnist_images
 from .files import atomic_savez, atomic_write_text
 
 CHECKPOINT_DIR = Path("checkpoints")
@@ -53,12 +53,34 @@ def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
     return np.random.default_rng([seed, epoch]).permutation(n)
 
 
+class EpochBatches(keras.utils.PyDataset):
+    """The batches of one epoch at a time, starting at epoch ``start`` (other backends than TF)."""
+
+    def __init__(self, x: np.ndarray, batch_size: int, seed: int, start: int = 0):
+        super().__init__()
+        self.x, self.batch_size, self.seed, self.epoch = x, batch_size, seed, start
+        self.order = epoch_order(len(x), seed, start)
+
+    def __len__(self):
+        return math.ceil(len(self.x) / self.batch_size)
+
+    def __getitem__(self, i):
+        return self.x[self.order[i * self.batch_size:(i + 1) * self.batch_size]]
+
+    def on_epoch_end(self):
+        self.epoch += 1
+        self.order = epoch_order(len(self.x), self.seed, self.epoch)
+
+
 def epoch_batches(x: np.ndarray, batch_size: int, seed: int, epochs: int, start: int = 0):
-    """A tf.data pipeline of the batches of epochs ``start`` .. ``epochs - 1``, in order.
+    """The batches of epochs ``start`` .. ``epochs - 1``, in order: a tf.data pipeline
+    (or an ``EpochBatches`` dataset when Keras runs on another backend).
 
     Shuffles indices, not images, and gathers each batch: 60,000 integers cost far less
     per epoch than pushing 60,000 images through a shuffle buffer.
     """
+    if keras.backend.backend() != "tensorflow":
+        return EpochBatches(x, batch_size, seed, start)
     import tensorflow as tf
 
     orders = np.stack([epoch_order(len(x), seed, e) for e in range(start, epochs)])  # (epochs - start, n)
@@ -131,10 +153,13 @@ class Checkpoint(keras.callbacks.Callback):
         return epoch
 
 
+DATA = {"mnist": mnist_images, "mnist_binarized": mnist_binarized}
+
+
 def load_data(kind: str, limit: int | None):
-    if kind != "mnist":
-        raise ValueError(f"unknown data set {kind!r}")
-    return mnist_images("train", limit), mnist_images("test", limit)
+    if kind not in DATA:
+        raise ValueError(f"unknown data set {kind!r}; known: {', '.join(DATA)}")
+    return DATA[kind]("train", limit), DATA[kind]("test", limit)
 
 
 def evaluate(model, x_test, batch_size=500) -> dict:
@@ -193,13 +218,24 @@ def train(name: str, out: Path = pretrained.WEIGHTS_DIR, checkpoint_dir: Path = 
         "metrics_test": evaluate(reloaded, x_test),
         "history": ckpt.history,
         "train_seconds_this_run": round(seconds, 1),
-        "trained_with": {"python": platform.python_version(), "keras": keras.__version__},
+        "trained_with": {"python": platform.python_version(), "keras": keras.__version__,
+                         "backend": keras.backend.backend(), "device": _device()},
         "weights_file": path.name,
         "sha256": digest,
     })
     atomic_write_text(pretrained.card_path(name, out), json.dumps(card, indent=1) + "\n")
     print(f"{name}: wrote {path} and its card; test metrics {card['metrics_test']}")
     return card
+
+
+def _device() -> str:
+    """What trained the model: the GPU's name under the torch backend, else the CPU."""
+    if keras.backend.backend() == "torch":
+        import torch
+
+        if torch.cuda.is_available():
+            return torch.cuda.get_device_name(0)
+    return f"CPU ({platform.machine()})"
 
 
 def _positive_int(text: str) -> int:

@@ -25,13 +25,14 @@ def batched(fn, x: np.ndarray, batch_size: int = BATCH):
 
     An empty ``x`` gives empty results of the right shape (``fn`` sees one zero example).
     """
+    numpy = keras.ops.convert_to_numpy  # any backend's tensor, detached from its gradient tape
     if len(x) == 0:
         out = fn(np.zeros((1,) + x.shape[1:], x.dtype))
-        return tuple(np.asarray(o)[:0] for o in out) if isinstance(out, tuple) else np.asarray(out)[:0]
+        return tuple(numpy(o)[:0] for o in out) if isinstance(out, tuple) else numpy(out)[:0]
     outs = [fn(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
     if isinstance(outs[0], tuple):
-        return tuple(np.concatenate([np.asarray(o[j]) for o in outs]) for j in range(len(outs[0])))
-    return np.concatenate([np.asarray(o) for o in outs])
+        return tuple(np.concatenate([numpy(o[j]) for o in outs]) for j in range(len(outs[0])))
+    return np.concatenate([numpy(o) for o in outs])
 
 
 class LossTermsModel(keras.Model):
@@ -62,15 +63,27 @@ class LossTermsModel(keras.Model):
         return {name: tracker.result() for name, tracker in self.trackers.items()}
 
     def train_step(self, data):
-        import tensorflow as tf
+        """One gradient step on ``terms["loss"]`` (TensorFlow, or PyTorch as Keras' backend)."""
+        data, _, _ = keras.utils.unpack_x_y_sample_weight(data)  # images only: no labels
+        backend = keras.backend.backend()
+        if backend == "tensorflow":
+            import tensorflow as tf
 
-        with tf.GradientTape() as tape:
+            with tf.GradientTape() as tape:
+                terms = self.loss_terms(data, training=True)
+            grads = tape.gradient(terms["loss"], self.trainable_weights)
+        elif backend == "torch":
+            self.zero_grad()
             terms = self.loss_terms(data, training=True)
-        grads = tape.gradient(terms["loss"], self.trainable_weights)
-        self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
+            terms["loss"].backward()
+            grads = [v.value.grad for v in self.trainable_weights]
+        else:
+            raise NotImplementedError(f"vqlab's models train with Keras' tensorflow or torch backend, not {backend!r}")
+        self.optimizer.apply(grads, self.trainable_weights)
         return self._track(terms)
 
     def test_step(self, data):
+        data, _, _ = keras.utils.unpack_x_y_sample_weight(data)
         return self._track(self.loss_terms(data))
 
     # The surface a chapter calls -----------------------------------------------------

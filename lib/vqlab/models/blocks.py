@@ -1,10 +1,17 @@
 """Encoders and decoders shared by the models: the thesis' dense and convolutional stacks.
 
-Dense: Flatten -> Dense(256) -> Dense(128) -> code | code -> Dense(128) -> Dense(256) -> image.
-Conv:  Conv(32, stride 2) -> Conv(64, stride 2) -> code | code -> ConvT(64, s2) -> ConvT(32, s2) -> image.
+Three kinds (thesis section 4.3 has the last two: two convolutions in encoder and decoder,
+with or without two fully connected layers between them and the 2-D latent):
+
+dense:      Flatten -> Dense(256) -> Dense(128) -> code | code -> Dense(128) -> Dense(256) -> image
+conv:       Conv(32, s2) -> Conv(64, s2) -> code | code -> ConvT(64, s2) -> ConvT(32, s2) -> image
+conv_dense: Conv(32, s2) -> Conv(64, s2) -> Dense(256) -> Dense(128) -> code
+            | code -> Dense(128) -> Dense(256) -> ConvT(64, s2) -> ConvT(32, s2) -> image
+
 ReLU inside, a sigmoid on the output pixels (they are probabilities or grey levels in [0, 1]).
-The thesis fixes the layer types and the 2-D latent; the widths, kernel sizes and strides
-are the book's choice.
+The thesis fixes the layer types, the activations and the 2-D latent; the widths, kernel
+sizes and strides are the book's choice. ("code" is a Dense layer to the code's size; a
+convolutional decoder starts with a Dense layer to the 7x7x64 grid its first ConvT needs.)
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ from keras import layers
 IMAGE_SHAPE = (28, 28, 1)
 DENSE_UNITS = (256, 128)
 CONV_FILTERS = (32, 64)
-KINDS = ("dense", "conv")
+KINDS = ("dense", "conv", "conv_dense")
 
 
 def check_kind(kind: str) -> str:
@@ -38,12 +45,12 @@ def encoder(kind: str, out_dim: int, image_shape=IMAGE_SHAPE, name="encoder") ->
     """Image (n, H, W, C) -> vector (n, out_dim)."""
     check_kind(kind)
     stack = [keras.Input(image_shape)]
-    if kind == "dense":
-        stack += [layers.Flatten()] + [layers.Dense(u, activation="relu") for u in DENSE_UNITS]
-    else:
+    if kind != "dense":
         check_conv_shape(image_shape, len(CONV_FILTERS))
         stack += [layers.Conv2D(f, 3, strides=2, padding="same", activation="relu") for f in CONV_FILTERS]
-        stack += [layers.Flatten()]
+    stack += [layers.Flatten()]
+    if kind != "conv":
+        stack += [layers.Dense(u, activation="relu") for u in DENSE_UNITS]
     stack += [layers.Dense(out_dim)]
     return keras.Sequential(stack, name=name)
 
@@ -52,8 +59,9 @@ def decoder(kind: str, latent_dim: int, image_shape=IMAGE_SHAPE, name="decoder")
     """Vector (n, latent_dim) -> pixels in [0, 1] of shape (n, H, W, C)."""
     check_kind(kind)
     stack = [keras.Input((latent_dim,))]
-    if kind == "dense":
+    if kind != "conv":
         stack += [layers.Dense(u, activation="relu") for u in reversed(DENSE_UNITS)]
+    if kind == "dense":
         stack += [layers.Dense(int(np.prod(image_shape)), activation="sigmoid"), layers.Reshape(image_shape)]
     else:
         h, w = check_conv_shape(image_shape, len(CONV_FILTERS))

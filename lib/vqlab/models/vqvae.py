@@ -89,7 +89,7 @@ class VQVAE(LossTermsModel):
     @property
     def codebook(self) -> np.ndarray:
         """The K code vectors, shape (num_codes, code_dim)."""
-        return np.asarray(self.quantizer.codebook)
+        return keras.ops.convert_to_numpy(self.quantizer.codebook)
 
     def call(self, x, training=False):
         q = self.quantizer(self.encoder(x, training=training), training=training)
@@ -114,6 +114,8 @@ class VQVAE(LossTermsModel):
         if not self.codebook_started:
             if isinstance(x, np.ndarray):
                 first = x[:kwargs.get("batch_size") or 32]
+            elif isinstance(x, keras.utils.PyDataset):
+                first = x[0]
             else:
                 first = next(iter(x))
                 first = first[0] if isinstance(first, tuple) else first
