@@ -169,3 +169,34 @@ def test_wrong_numpy_inputs_raise_clear_errors(images, call, message):
     x, x_hat = images
     with pytest.raises(ValueError, match=message):
         call(x, x_hat)
+
+
+def test_grid_quadrature_matches_the_closed_form_evidence_of_a_linear_gaussian_decoder():
+    """p(z) = N(0, I_2), p(x|z) = N(W z + mu, s^2 I_5): log p(x) = log N(x; mu, W W^T + s^2 I)."""
+    from vqlab import theory
+
+    rng = np.random.default_rng(0)
+    W, mu, s2 = rng.normal(size=(5, 2)), rng.normal(size=5), 0.3
+    x = rng.normal(size=(20, 5)) * 2
+    exact = theory.ppca_log_evidence(x, W, mu, s2)
+
+    def log_likelihood(z):  # (G, 2) -> (20, G)
+        mean = z.astype(np.float64) @ W.T + mu
+        return -0.5 * (5 * (losses.LOG_2PI + np.log(s2)) + ((x[:, None, :] - mean[None]) ** 2).sum(-1) / s2)
+
+    errors = [np.abs(losses.log_evidence_grid(log_likelihood, half_width=7.0, n=n, chunk=1000) - exact).max()
+              for n in (40, 80, 160)]
+    assert errors[-1] < 1e-3
+    assert errors[0] > errors[1] > errors[2]  # refining the grid converges
+
+
+def test_bernoulli_log_likelihood_agrees_with_bernoulli_nll_and_wants_binary_pixels():
+    rng = np.random.default_rng(1)
+    x = (rng.uniform(size=(4, 6)) > 0.5).astype(np.float32)
+    decode = lambda z: 1 / (1 + np.exp(-(z @ np.ones((2, 6)) * np.arange(6))))  # (G, 6) probabilities
+    z = rng.normal(size=(3, 2)).astype(np.float32)
+    ll = losses.bernoulli_log_likelihood(decode, x)(z)
+    expected = np.stack([-losses.bernoulli_nll(x, np.broadcast_to(decode(z[j:j + 1]), x.shape)) for j in range(3)], 1)
+    np.testing.assert_allclose(ll, expected, rtol=1e-5)
+    with pytest.raises(ValueError, match="binary"):
+        losses.bernoulli_log_likelihood(decode, x * 0.5)
