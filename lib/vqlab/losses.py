@@ -192,13 +192,13 @@ def elbo(x, probs, mean, log_var):
     return -bernoulli_nll(x, probs) - kl_to_standard_normal(mean, log_var)
 
 
-def iwae_bound(model, x, k: int = 100, seed: int = 0, batch_size: int = 500) -> np.ndarray:
-    """Importance-weighted lower bound on log p(x) per example (Burda et al. 2016), in nats.
+def importance_log_weights(model, x, k: int = 100, seed: int = 0, batch_size: int = 500) -> np.ndarray:
+    """log w_i = log p(x|z_i) + log p(z_i) - log q(z_i|x) for k draws z_i ~ q(z|x): shape (k, n).
 
-    log p(x) >= E[log (1/k) sum_i p(x|z_i) p(z_i) / q(z_i|x)], z_i ~ q(z|x).
-    k = 1 gives the ELBO; the bound tightens as k grows. ``model`` needs
-    ``posterior(x) -> (mean, log_var)`` and ``decode(z) -> pixel probabilities``;
-    ``x`` holds images (n, H, W) or (n, H, W, C) with pixels in [0, 1].
+    Their mean is a k-sample estimate of the ELBO; the log of their mean exponential is the
+    importance-weighted bound (``iwae_bound``). ``model`` needs ``posterior(x) -> (mean,
+    log_var)`` and ``decode(z) -> pixel probabilities``; ``x`` holds images (n, H, W) or
+    (n, H, W, C) with pixels in [0, 1].
     """
     if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
         raise ValueError(f"k should be a positive number of samples, got {k!r}")
@@ -214,10 +214,24 @@ def iwae_bound(model, x, k: int = 100, seed: int = 0, batch_size: int = 500) -> 
         probs = np.asarray(model.decode(z.reshape(k * n, -1)))  # (k * n, H, W, C)
         x_rep = np.broadcast_to(xb, (k,) + xb.shape).reshape((k * n,) + xb.shape[1:])
         log_px_z = -bernoulli_nll(x_rep, probs).reshape(k, n)
-        log_w = log_px_z + log_normal(z, 0.0, 0.0) - log_normal(z, mean, log_var)  # (k, n)
-        m = log_w.max(axis=0)
-        out.append(m + np.log(np.mean(np.exp(log_w - m), axis=0)))
-    return np.concatenate(out) if out else np.zeros(0)
+        out.append(log_px_z + log_normal(z, 0.0, 0.0) - log_normal(z, mean, log_var))  # (k, n)
+    return np.concatenate(out, axis=1) if out else np.zeros((k, 0))
+
+
+def iwae_bound(model, x, k: int = 100, seed: int = 0, batch_size: int = 500) -> np.ndarray:
+    """Importance-weighted lower bound on log p(x) per example (Burda et al. 2016), in nats.
+
+    log p(x) >= E[log (1/k) sum_i p(x|z_i) p(z_i) / q(z_i|x)], z_i ~ q(z|x).
+    k = 1 gives the ELBO; the bound tightens as k grows (see ``importance_log_weights``).
+    """
+    return log_mean_exp(importance_log_weights(model, x, k, seed, batch_size), axis=0)
+
+
+def log_mean_exp(a, axis: int = 0) -> np.ndarray:
+    """log(mean(exp(a))) along ``axis``, without overflow."""
+    a = np.asarray(a, np.float64)
+    peak = a.max(axis=axis, keepdims=True) if a.shape[axis] else np.zeros_like(a.sum(axis=axis, keepdims=True))
+    return np.squeeze(peak, axis) + np.log(np.mean(np.exp(a - peak), axis=axis))
 
 
 # Exact log p(x) for a 2-D latent ------------------------------------------------------
