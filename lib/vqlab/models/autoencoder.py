@@ -41,8 +41,8 @@ class Autoencoder(LossTermsModel):
 
     def encode(self, x) -> np.ndarray:
         """Codes z = f(x), shape (n, latent_dim)."""
-        return batched(self.encoder, self.check_images(x))
+        return batched(self.graph_call("encoder"), self.check_images(x))
 
     def decode(self, z) -> np.ndarray:
         """Images g(z) in [0, 1], shape (n,) + image_shape, for latents ``z`` of shape (n, latent_dim)."""
-        return batched(self.decoder, checks.latents(z, (self.latent_dim,)))
+        return batched(self.graph_call("decoder"), checks.latents(z, (self.latent_dim,)))

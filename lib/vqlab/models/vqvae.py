@@ -129,7 +129,7 @@ class VQVAE(LossTermsModel):
     # The surface a chapter calls -----------------------------------------------------
     def encode_latents(self, x) -> np.ndarray:
         """Continuous encoder outputs z_e, shape (n, h, w, code_dim)."""
-        return batched(self.encoder, self.check_images(x))
+        return batched(self.graph_call("encoder"), self.check_images(x))
 
     def quantize_latents(self, z_e) -> np.ndarray:
         """Token grids (n, h, w): the index of the nearest code of each vector of ``z_e``."""
@@ -164,7 +164,7 @@ class VQVAE(LossTermsModel):
     def decode_latents(self, z) -> np.ndarray:
         """Images in [0, 1] for latents (n, h, w, code_dim), quantized or not."""
         z = checks.latents(z, self.grid_shape + (self.code_dim,))
-        return np.clip(batched(self.decoder, z), 0.0, 1.0)
+        return np.clip(batched(self.graph_call("decoder"), z), 0.0, 1.0)
 
     def measure(self, x) -> dict:
         """On images ``x``: ``mse`` of the reconstruction through the tokens, ``usage`` (the
