@@ -104,6 +104,10 @@ class VectorQuantizer(keras.layers.Layer):
         """Index (N,) of the nearest code for each row of ``flat`` (N, D)."""
         return ops.argmin(self.distances(flat), axis=1)
 
+    def lookup(self, indices):
+        """The code vectors of integer ``indices`` of any shape: indices.shape + (D,)."""
+        return ops.take(self.codebook, ops.cast(indices, "int32"), axis=0)
+
     def call(self, z_e, training=False):
         """Quantize ``z_e`` of shape (..., D).
 
@@ -118,7 +122,7 @@ class VectorQuantizer(keras.layers.Layer):
         flat = ops.reshape(z_e, (-1, self.code_dim))                 # (N, D), N = every position
         distances = self.distances(flat)                             # (N, K)
         indices = ops.argmin(distances, axis=1)                      # (N,)
-        z_q = ops.take(self.codebook, indices, axis=0)               # (N, D)
+        z_q = self.lookup(indices)                                   # (N, D)
 
         codebook_loss = ops.mean(ops.square(ops.stop_gradient(flat) - z_q))
         commitment_loss = self.beta * ops.mean(ops.square(flat - ops.stop_gradient(z_q)))
