@@ -260,9 +260,10 @@ def log_evidence_grid(log_likelihood, half_width: float = 6.0, n: int = 240, chu
     total = None
     for start in range(0, len(z), chunk):
         zc = z[start:start + chunk]
-        terms = np.asarray(log_likelihood(zc), np.float64) + (log_normal(zc, 0.0, 0.0) + log_cell)[None, :]
+        # float32 within a chunk (log-likelihoods of a few hundred nats keep ~1e-5 nats), float64 across
+        terms = np.asarray(log_likelihood(zc), np.float32) + (log_normal(zc, 0.0, 0.0) + log_cell).astype(np.float32)
         peak = terms.max(axis=1)
-        part = peak + np.log(np.exp(terms - peak[:, None]).sum(axis=1))  # log-sum-exp over this chunk
+        part = peak.astype(np.float64) + np.log(np.exp(terms - peak[:, None]).sum(axis=1, dtype=np.float64))
         total = part if total is None else np.logaddexp(total, part)
     return total
 
@@ -281,6 +282,6 @@ def bernoulli_log_likelihood(decode, x):
         p = np.clip(np.asarray(decode(z), np.float64).reshape(len(z), -1), EPS, 1.0 - EPS)  # (G, D)
         log_1mp = np.log1p(-p)
         logit = (np.log(p) - log_1mp).astype(np.float32)
-        return (x @ logit.T).astype(np.float64) + log_1mp.sum(axis=1)[None, :]                 # (n, G)
+        return x @ logit.T + log_1mp.sum(axis=1).astype(np.float32)[None, :]                   # (n, G)
 
     return log_likelihood
