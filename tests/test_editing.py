@@ -101,3 +101,12 @@ def test_markdown_table_rejects_no_rows_and_ragged_rows():
         plots.markdown_table([])
     with pytest.raises(ValueError, match="row 1 has"):
         plots.markdown_table([{"a": 1, "b": 2}, {"a": 1}])
+
+
+def test_precomputed_tokens_give_the_same_rows(images):
+    model = BlockModel()
+    edits = editing.standard_edits(FACTOR, background=0)
+    assert editing.measure_edits(model, images, edits, tokens=model.encode(images)) == \
+        editing.measure_edits(model, images, edits)
+    with pytest.raises(ValueError, match="tokens hold 1 grids for 5 images"):
+        editing.measure_edits(model, images, edits, tokens=model.encode(images[:1]))

@@ -72,18 +72,21 @@ def _on_pixels(edit: Edit, images: np.ndarray) -> np.ndarray:
     return np.stack([edit.on_pixels(images[..., c]) for c in range(images.shape[-1])], axis=-1)
 
 
-def measure_edits(model, x, edits: list[Edit]) -> list[dict]:
+def measure_edits(model, x, edits: list[Edit], tokens=None) -> list[dict]:
     """One row per edit: mean MSE and PSNR of decode(T(t)) against T(x) and T(decode(t)).
 
-    ``x`` holds images (n, H, W) or (n, H, W, C). The reconstruction decode(t) is decoded
-    once and serves every edit that leaves the tokens as they are. An empty batch gives
-    NaN means (there is nothing to average).
+    ``x`` holds images (n, H, W) or (n, H, W, C); ``tokens``, if given, are
+    ``model.encode(x)`` already computed (a chapter that has them saves an encode). The
+    reconstruction decode(t) is decoded once and serves every edit that leaves the tokens
+    as they are. An empty batch gives NaN means (there is nothing to average).
     """
     x = _images(model, x)
     if len(x) == 0:
         return [{"edit": e.name, "mse_vs_edited_image": math.nan, "psnr_vs_edited_image": math.nan,
                  "mse_vs_edited_reconstruction": math.nan} for e in edits]
-    t = np.asarray(model.encode(x))  # (n, h, w)
+    t = np.asarray(model.encode(x) if tokens is None else tokens)  # (n, h, w)
+    if t.shape[0] != len(x):
+        raise ValueError(f"tokens hold {t.shape[0]} grids for {len(x)} images: pass model.encode(x)")
     rec = np.asarray(model.decode(t))  # (n, H, W, C)
     rows = []
     for e in edits:
