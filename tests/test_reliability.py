@@ -309,12 +309,13 @@ class ProbeReport:
     """A pytest plugin, registered by the ``results`` fixture, that prints the count of probes
     and how many were handled well in the terminal summary."""
 
-    def __init__(self):
+    def __init__(self, label: str = "reliability probes"):
+        self.label = label
         self.seen: dict[str, bool] = {}
 
     def pytest_terminal_summary(self, terminalreporter):
         bad = [name for name, good in self.seen.items() if not good]
-        terminalreporter.write_sep("-", f"reliability probes: {len(self.seen)} run, "
+        terminalreporter.write_sep("-", f"{self.label}: {len(self.seen)} run, "
                                         f"{len(self.seen) - len(bad)} handled well, {len(bad)} badly")
         for name in bad:
             terminalreporter.write_line(f"handled badly: {name}")
