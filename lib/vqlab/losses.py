@@ -276,12 +276,13 @@ def bernoulli_log_likelihood(decode, x):
     if x.size and not np.all((x == 0) | (x == 1)):
         raise ValueError("x should be binary (0 or 1 in every pixel) for a Bernoulli likelihood to be a "
                          "probability; binarize it first, e.g. vqlab.data.mnist_binarized")
-    x = x.astype(np.float32)
+    x1 = np.concatenate([x, np.ones((len(x), 1))], axis=1).astype(np.float32)  # (n, D + 1): a ones column
 
     def log_likelihood(z):
-        p = np.clip(np.asarray(decode(z), np.float64).reshape(len(z), -1), EPS, 1.0 - EPS)  # (G, D)
+        p = np.clip(np.asarray(decode(z), np.float32).reshape(len(z), -1), EPS, 1.0 - EPS)  # (G, D)
         log_1mp = np.log1p(-p)
-        logit = (np.log(p) - log_1mp).astype(np.float32)
-        return x @ logit.T + log_1mp.sum(axis=1).astype(np.float32)[None, :]                   # (n, G)
+        # [logit(p), sum log(1 - p)]: the product with [x, 1] adds the per-point sum in the same pass
+        rhs = np.concatenate([np.log(p) - log_1mp, log_1mp.sum(axis=1, keepdims=True, dtype=np.float64)], axis=1)
+        return x1 @ rhs.astype(np.float32).T                                                  # (n, G)
 
     return log_likelihood
