@@ -184,7 +184,7 @@ def test_grid_quadrature_matches_the_closed_form_evidence_of_a_linear_gaussian_d
         mean = z.astype(np.float64) @ W.T + mu
         return -0.5 * (5 * (losses.LOG_2PI + np.log(s2)) + ((x[:, None, :] - mean[None]) ** 2).sum(-1) / s2)
 
-    errors = [np.abs(losses.log_evidence_grid(log_likelihood, half_width=7.0, n=n, chunk=1000) - exact).max()
+    errors = [np.abs(losses.log_evidence_grid(log_likelihood, radius=7.0, n=n, chunk=1000) - exact).max()
               for n in (12, 16, 24, 32)]
     assert errors[-1] < 1e-4
     assert errors[0] > errors[1] > errors[2] > errors[3]  # refining the grid converges

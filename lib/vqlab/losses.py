@@ -236,27 +236,30 @@ def log_mean_exp(a, axis: int = 0) -> np.ndarray:
 
 # Exact log p(x) for a 2-D latent ------------------------------------------------------
 
-def latent_grid(half_width: float, n: int) -> tuple[np.ndarray, float]:
-    """The midpoints z (n*n, 2) of an n x n grid of cells over [-half_width, half_width]^2,
-    and the log of one cell's area."""
+def latent_grid(half_width: float, n: int, disc: bool = False) -> tuple[np.ndarray, float]:
+    """The midpoints z (G, 2) of an n x n grid of cells over [-half_width, half_width]^2
+    (G = n * n), or with ``disc`` only those within the disc |z| <= half_width; and the
+    log of one cell's area."""
     if not (isinstance(n, (int, np.integer)) and n >= 1) or not half_width > 0:
         raise ValueError(f"expected a positive half_width and a positive integer n, got {half_width!r}, {n!r}")
     h = 2.0 * half_width / n
     u = -half_width + h * (np.arange(n) + 0.5)
     z = np.stack(np.meshgrid(u, u, indexing="ij"), axis=-1).reshape(-1, 2)  # (n*n, 2): z1 major
+    if disc:
+        z = z[np.sum(z ** 2, axis=1) <= half_width ** 2]
     return z.astype(np.float32), 2.0 * math.log(h)
 
 
-def log_evidence_grid(log_likelihood, half_width: float = 6.0, n: int = 240, chunk: int = 8192) -> np.ndarray:
+def log_evidence_grid(log_likelihood, radius: float = 5.0, n: int = 200, chunk: int = 8192) -> np.ndarray:
     """log p(x) = log of the integral of p(x|z) N(z; 0, I) over a 2-D latent z, by quadrature.
 
-    The midpoint rule on an n x n grid over [-half_width, half_width]^2: for smooth
-    integrands its error falls like h^2 with the cell side h = 2 half_width / n, so
-    refining the grid shows convergence; the prior's mass outside the square is below
-    exp(-half_width^2 / 2) per side. ``log_likelihood(z)`` maps grid points z (G, 2) to
-    log p(x|z) for every example x: an array (N, G). Returns log p(x), shape (N,), in nats.
+    The midpoint rule on the cells of an n x n grid over [-radius, radius]^2 whose centres
+    lie in the disc |z| <= radius: for smooth integrands its error falls like h^2 with the
+    cell side h = 2 radius / n, so refining the grid shows convergence; the prior's mass
+    outside the disc is exp(-radius^2 / 2). ``log_likelihood(z)`` maps grid points z (G, 2)
+    to log p(x|z) for every example x: an array (N, G). Returns log p(x), shape (N,), in nats.
     """
-    z, log_cell = latent_grid(half_width, n)
+    z, log_cell = latent_grid(radius, n, disc=True)
     total = None
     for start in range(0, len(z), chunk):
         zc = z[start:start + chunk]
