@@ -4,14 +4,11 @@ The network is faked by replacing ``vqlab.data._download`` and ``vqlab.data._pip
 (monkeypatch), so these tests never touch the network and run in a second.
 """
 
-import contextlib
 import gzip
 import io
 import os
 import pickle
-import socket
 import subprocess
-import threading
 import time
 import zipfile
 
@@ -189,48 +186,7 @@ def test_limit_counts_images_from_the_start():
 # A hanging network, faked on this machine: a server that accepts and never answers, and one
 # that answers one byte at a time. The waits are shortened through the module's constants.
 
-@contextlib.contextmanager
-def local_server(respond):
-    """A TCP server on 127.0.0.1 that runs ``respond(connection)`` for each client; yields its port."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.1)
-    stop = threading.Event()
-    connections = []
-
-    def serve():
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                continue
-            connections.append(conn)
-            threading.Thread(target=respond, args=(conn, stop), daemon=True).start()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield listener.getsockname()[1]
-    finally:
-        stop.set()
-        thread.join()
-        for conn in connections:
-            conn.close()
-        listener.close()
-
-
-def never_answer(conn, stop):
-    stop.wait()
-
-
-def trickle(conn, stop):
-    """Headers for a 1 MB file, then one byte every 0.1 s: no socket wait ever times out."""
-    conn.recv(65536)
-    conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: 1000000\r\n\r\n")
-    while not stop.wait(0.1):
-        try:
-            conn.sendall(b"x")
-        except OSError:
-            return
+from test_reliability import local_server, never_answer, trickle  # noqa: E402  (one fake server)
 
 
 def timed(call):
