@@ -74,7 +74,8 @@ class VAE(Autoencoder):
 
     def sample(self, n: int, seed: int = 0) -> np.ndarray:
         """``n`` images decoded from z ~ N(0, I) (the same images for the same ``seed``)."""
-        n = checks.positive_int("n", n) if n != 0 else 0
+        if not checks.is_int(n) or n < 0:
+            raise ValueError(f"n should be a number of images >= 0, got {n!r}")
         z = np.random.default_rng(seed).standard_normal((n, self.latent_dim)).astype(np.float32)
         return self.decode(z)
 
