@@ -133,3 +133,21 @@ def test_a_checkpoint_of_other_settings_stops_the_run(tiny_recipe, tmp_path):
         train.train(tiny_recipe, tmp_path / "w", tmp_path / "ck", verbose=0, limit=256, epochs=3)
     card = train.train(tiny_recipe, tmp_path / "w", tmp_path / "ck", verbose=0, limit=256, epochs=2, restart=True)
     assert card["data"].endswith("(first 256 images of each split)") and len(card["history"]["loss"]) == 2
+
+
+def test_epoch_batches_of_a_dict_keep_rows_together():
+    x = {"tokens": np.arange(10, dtype=np.int32).reshape(10, 1), "labels": np.arange(10, dtype=np.int32) * 2}
+    for batches in (train.epoch_batches(x, 4, seed=3, epochs=2), train.EpochBatches(x, 4, seed=3)):
+        seen = []
+        for i, b in enumerate(batches):
+            if isinstance(batches, train.EpochBatches) and i == len(batches):
+                break
+            b = {k: np.asarray(v) for k, v in b.items()}
+            np.testing.assert_array_equal(b["labels"], 2 * b["tokens"][:, 0])
+            seen.extend(b["tokens"][:, 0].tolist())
+        assert sorted(seen[:10]) == list(range(10))
+
+
+def test_unequal_data_dict_is_refused():
+    with pytest.raises(ValueError, match="equal lengths"):
+        train.n_examples({"a": np.zeros(3), "b": np.zeros(4)})

@@ -13,6 +13,7 @@ from typing import Callable
 
 import keras
 
+from .data import mnist_binarized, mnist_images
 from .models import VAE, VQVAE, Autoencoder
 
 THESIS_EPOCHS = 15
@@ -23,6 +24,19 @@ VQ_SWEEP_EPOCHS = 3            # chapter 7's comparisons: many models, one short
 VQ_BETAS = (0.1, 0.25, 0.5, 1.0, 2.0)
 EMA_DECAY = 0.99
 VQ_LEARNING_RATE = 2e-3        # vqlab's recipe: cosine decay from here to 0
+
+
+# Training data by name: loader(split, limit) -> an array of examples, or a dict of
+# equal-length arrays (e.g. {"tokens": ..., "labels": ...}) that reaches loss_terms as a dict.
+DATA: dict[str, Callable] = {"mnist": mnist_images, "mnist_binarized": mnist_binarized}
+
+
+def register_data(name: str, loader: Callable) -> Callable:
+    """Make ``loader(split, limit)`` available to recipes as ``data=name``."""
+    if name in DATA:
+        raise ValueError(f"a data set named {name!r} is already registered")
+    DATA[name] = loader
+    return loader
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,6 @@ import keras
 import numpy as np
 
 from . import checks, pretrained, recipes
-from .data import mnist_binarized, mnist_images
 from .files import atomic_savez, atomic_write_text
 
 CHECKPOINT_DIR = Path("checkpoints")
@@ -53,41 +52,60 @@ def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
     return np.random.default_rng([seed, epoch]).permutation(n)
 
 
+def n_examples(x) -> int:
+    """How many examples ``x`` holds: an array, or a dict of arrays of equal length."""
+    if isinstance(x, dict):
+        lengths = {k: len(v) for k, v in x.items()}
+        if len(set(lengths.values())) != 1:
+            raise ValueError(f"the arrays of a data dict should have equal lengths, got {lengths}")
+        return next(iter(lengths.values()))
+    return len(x)
+
+
+def take(x, index):
+    """``x[index]`` for an array, or for every array of a dict of arrays."""
+    return {k: v[index] for k, v in x.items()} if isinstance(x, dict) else x[index]
+
+
 class EpochBatches(keras.utils.PyDataset):
     """The batches of one epoch at a time, starting at epoch ``start`` (other backends than TF)."""
 
-    def __init__(self, x: np.ndarray, batch_size: int, seed: int, start: int = 0):
+    def __init__(self, x, batch_size: int, seed: int, start: int = 0):
         super().__init__()
         self.x, self.batch_size, self.seed, self.epoch = x, batch_size, seed, start
-        self.order = epoch_order(len(x), seed, start)
+        self.n = n_examples(x)
+        self.order = epoch_order(self.n, seed, start)
 
     def __len__(self):
-        return math.ceil(len(self.x) / self.batch_size)
+        return math.ceil(self.n / self.batch_size)
 
     def __getitem__(self, i):
-        return self.x[self.order[i * self.batch_size:(i + 1) * self.batch_size]]
+        return take(self.x, self.order[i * self.batch_size:(i + 1) * self.batch_size])
 
     def on_epoch_end(self):
         self.epoch += 1
-        self.order = epoch_order(len(self.x), self.seed, self.epoch)
+        self.order = epoch_order(self.n, self.seed, self.epoch)
 
 
-def epoch_batches(x: np.ndarray, batch_size: int, seed: int, epochs: int, start: int = 0):
+def epoch_batches(x, batch_size: int, seed: int, epochs: int, start: int = 0):
     """The batches of epochs ``start`` .. ``epochs - 1``, in order: a tf.data pipeline
     (or an ``EpochBatches`` dataset when Keras runs on another backend).
 
-    Shuffles indices, not images, and gathers each batch: 60,000 integers cost far less
-    per epoch than pushing 60,000 images through a shuffle buffer.
+    ``x`` is an array of examples, or a dict of arrays (e.g. tokens and labels) whose
+    batches reach ``loss_terms`` as dicts. Shuffles indices, not images, and gathers each
+    batch: 60,000 integers cost far less per epoch than pushing 60,000 images through a
+    shuffle buffer.
     """
     if keras.backend.backend() != "tensorflow":
         return EpochBatches(x, batch_size, seed, start)
     import tensorflow as tf
 
-    orders = np.stack([epoch_order(len(x), seed, e) for e in range(start, epochs)])  # (epochs - start, n)
-    images = tf.constant(x)
+    orders = np.stack([epoch_order(n_examples(x), seed, e) for e in range(start, epochs)])  # (epochs - start, n)
+    data = tf.nest.map_structure(tf.constant, x)
     return (tf.data.Dataset.from_tensor_slices(orders)
             .flat_map(lambda order: tf.data.Dataset.from_tensor_slices(order).batch(batch_size))
-            .map(lambda idx: tf.gather(images, idx), num_parallel_calls=tf.data.AUTOTUNE)
+            .map(lambda idx: tf.nest.map_structure(lambda a: tf.gather(a, idx), data),
+                 num_parallel_calls=tf.data.AUTOTUNE)
             .prefetch(tf.data.AUTOTUNE))
 
 
@@ -153,13 +171,11 @@ class Checkpoint(keras.callbacks.Callback):
         return epoch
 
 
-DATA = {"mnist": mnist_images, "mnist_binarized": mnist_binarized}
-
-
 def load_data(kind: str, limit: int | None):
-    if kind not in DATA:
-        raise ValueError(f"unknown data set {kind!r}; known: {', '.join(DATA)}")
-    return DATA[kind]("train", limit), DATA[kind]("test", limit)
+    """The (train, test) examples of data set ``kind`` from ``recipes.DATA``."""
+    if kind not in recipes.DATA:
+        raise ValueError(f"unknown data set {kind!r}; known: {', '.join(recipes.DATA)}")
+    return recipes.DATA[kind]("train", limit), recipes.DATA[kind]("test", limit)
 
 
 def evaluate(model, x_test, batch_size=500) -> dict:
@@ -177,8 +193,11 @@ def train(name: str, out: Path = pretrained.WEIGHTS_DIR, checkpoint_dir: Path = 
     x_train, x_test = load_data(r.data, limit)
     keras.utils.set_random_seed(r.seed)
     model = r.build()
-    model(np.zeros((1,) + tuple(model.image_shape), np.float32))  # create every weight
-    steps_per_epoch = math.ceil(len(x_train) / r.batch_size)
+    if isinstance(x_train, dict):
+        model.loss_terms(take(x_train, slice(0, 1)))  # create every weight
+    else:
+        model(np.zeros((1,) + tuple(model.image_shape), np.float32))  # create every weight
+    steps_per_epoch = math.ceil(n_examples(x_train) / r.batch_size)
     lr = r.learning_rate(steps_per_epoch * epochs) if callable(r.learning_rate) else r.learning_rate
     model.compile(optimizer=keras.optimizers.Adam(lr))
     settings = {"model": name, "class": type(model).__name__, "config": model_config(model), "data": r.data,
