@@ -1,8 +1,9 @@
 """Run nbval on the executed notebook of every chapter in _toc.yml; fail if one is missing.
 
 The HTML build executes each chapter once and keeps the executed notebook under
-_build/jupyter_execute/; nbval then runs it again and compares the cells marked
-``# NBVAL_CHECK_OUTPUT`` with that first run. Plain Markdown pages (no kernel) are skipped.
+_build/jupyter_execute/; nbval then runs it again and compares the cells tagged
+``nbval-check-output`` (MyST: ``:tags: [nbval-check-output]`` under ``{code-cell}``) with that
+first run; ``--nbval-lax`` leaves every other cell's output unchecked. Plain Markdown pages (no kernel) are skipped.
 """
 
 import sys
