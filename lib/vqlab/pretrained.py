@@ -26,6 +26,7 @@ import numpy as np
 
 from .files import atomic_savez, sha256_file
 from .models import VAE, VQVAE, Autoencoder
+from .models.photo import PhotoVQVAE
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 STORE_DTYPE = np.float16
@@ -45,8 +46,14 @@ def register_class(cls: type) -> type:
     return cls
 
 
-for _cls in (Autoencoder, VAE, VQVAE):
+for _cls in (Autoencoder, VAE, VQVAE, PhotoVQVAE):
     register_class(_cls)
+
+from .prior import GatedPixelCNN  # noqa: E402  (chapter 8's prior and classifier: models only, no training code)
+from .quality import DigitClassifier  # noqa: E402
+
+register_class(GatedPixelCNN)
+register_class(DigitClassifier)
 
 
 def names(root: Path = WEIGHTS_DIR) -> list[str]:
