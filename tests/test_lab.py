@@ -12,6 +12,13 @@ def _axes(a):
     return tuple(range(1, np.ndim(a)))
 
 
+def _pca_error(x, d, centre=True, smallest=False, axis=1):
+    m = x.mean(axis=0) if centre else 0.0
+    _, _, vt = np.linalg.svd(x - m, full_matrices=False)
+    u = (vt[-d:] if smallest else vt[:d]).T
+    return np.mean((x - ((x - m) @ u @ u.T + m)) ** 2, axis=axis)
+
+
 def _with_right_of_centre(mask):
     c = len(mask) // 2
     mask[c, c + 1:] = 1.0
@@ -37,6 +44,8 @@ def assert_fails(capsys, check, fn, *hint_words):
 # (check, the library's own function) ---------------------------------------------------
 
 REFERENCES = [
+    (lab.check_pca_reconstruction, lab.pca_reconstruction_error),
+    (lab.check_gaussian_nll, losses.gaussian_nll),
     (lab.check_kl, losses.kl_to_standard_normal),
     (lab.check_kl, lambda m, lv: 0.5 * ops.sum(ops.exp(lv) + ops.square(m) - 1.0 - lv, axis=1)),
     (lab.check_reparameterize, lambda m, lv, e: m + ops.exp(0.5 * lv) * e),
@@ -59,6 +68,14 @@ def test_library_function_passes(capsys, check, fn):
 # Typical mistakes, each with the words its hint must contain ----------------------------
 
 MISTAKES = {
+    "pca_not_centred": (lab.check_pca_reconstruction, lambda x, d: _pca_error(x, d, centre=False), ["centred"]),
+    "pca_smallest": (lab.check_pca_reconstruction, lambda x, d: _pca_error(x, d, smallest=True), ["smallest"]),
+    "pca_axis0": (lab.check_pca_reconstruction, lambda x, d: _pca_error(x, d, axis=0), ["wrong axis"]),
+    "nll_no_constant": (lab.check_gaussian_nll, lambda x, m, v: np.sum(0.5 * (x - m) ** 2 / v, axis=_axes(x)),
+                        ["normalising constant"]),
+    "nll_std": (lab.check_gaussian_nll, lambda x, m, v: losses.gaussian_nll(x, m, v ** 2), ["standard deviation"]),
+    "nll_mean_over_pixels": (lab.check_gaussian_nll, lambda x, m, v: np.mean(
+        0.5 * (np.log(2 * np.pi * v) + (x - m) ** 2 / v), axis=_axes(x)), ["average over pixels"]),
     "kl_log_std": (lab.check_kl, lambda m, lv: 0.5 * np.sum(np.exp(2 * lv) + m ** 2 - 1 - 2 * lv, axis=1), ["log sigma^2"]),
     "kl_no_half": (lab.check_kl, lambda m, lv: np.sum(np.exp(lv) + m ** 2 - 1 - lv, axis=1), ["factor of 2"]),
     "kl_axis0": (lab.check_kl, lambda m, lv: 0.5 * np.sum(np.exp(lv) + m ** 2 - 1 - lv, axis=0), ["wrong axis"]),

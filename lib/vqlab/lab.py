@@ -14,6 +14,8 @@ the same input; the one that reproduces the reader's output names the mistake.
 
 | check | the reader writes | compared with |
 | --- | --- | --- |
+| ``check_pca_reconstruction`` | ``fn(x, d) -> (n,)`` | scikit-learn's ``PCA`` |
+| ``check_gaussian_nll`` | ``fn(x, x_hat, variance) -> (n,)`` | ``losses.gaussian_nll`` |
 | ``check_kl`` | ``fn(mean, log_var) -> (batch,)`` | ``losses.kl_to_standard_normal`` |
 | ``check_reparameterize`` | ``fn(mean, log_var, eps) -> z`` | ``reparameterize`` (= ``VAE.reparameterize``) |
 | ``check_nearest_code`` | ``fn(z_e (N, D), codebook (K, D)) -> (N,) ints`` | ``VectorQuantizer.nearest_codes`` |
@@ -169,6 +171,93 @@ def _gradients(fn, inputs, weights):
 
 def _is_zero(g) -> bool:
     return g is None or not np.any(np.abs(g) > ATOL)
+
+
+# PCA and reconstruction likelihoods (chapters 2 and 3) ----------------------------------
+
+def pca_reconstruction_error(x, d: int) -> np.ndarray:
+    """Squared error per example, averaged over features, of PCA with ``d`` components fitted to ``x``."""
+    from sklearn.decomposition import PCA
+
+    x = np.asarray(x, np.float64)
+    pca = PCA(n_components=d, svd_solver="full").fit(x)
+    return np.mean((x - pca.inverse_transform(pca.transform(x))) ** 2, axis=1)
+
+
+def check_pca_reconstruction(fn) -> CheckResult:
+    """``fn(x, d)``: per-example mean squared error of x (n, D) reconstructed by its first d principal components."""
+    rng = np.random.default_rng(7)
+
+    def project(x, basis, centre=True):
+        m = x.mean(axis=0) if centre else 0.0
+        x_hat = (x - m) @ basis @ basis.T + m
+        return np.mean((x - x_hat) ** 2, axis=1)
+
+    def top(x, d, centre=True, smallest=False):
+        xc = x - x.mean(axis=0) if centre else x
+        _, _, vt = np.linalg.svd(xc, full_matrices=False)
+        return (vt[-d:] if smallest else vt[:d]).T
+
+    def no_mean_back(x, d):
+        m = x.mean(axis=0)
+        return np.mean((x - (x - m) @ top(x, d) @ top(x, d).T) ** 2, axis=1)
+
+    mistakes = [
+        (lambda x, d: project(x, top(x, d, centre=False), centre=False), "the data were not centred: subtract the mean before projecting and add it back after."),
+        (no_mean_back, "the mean was not added back: x_hat = U U^T (x - mean) + mean."),
+        (lambda x, d: project(x, top(x, d, smallest=True)), "the d directions of *smallest* variance: PCA keeps the largest (the first rows of V^T from np.linalg.svd)."),
+        (lambda x, d: np.sum((x - x.mean(0) - (x - x.mean(0)) @ top(x, d) @ top(x, d).T) ** 2, axis=1), "a sum over features where the mean was asked for."),
+    ]
+
+    def shape_hint(got, expected, args):
+        if got == ():
+            return "one number for the whole data set: return the error of each example (average over axis 1 only)."
+        if got == (args[0].shape[1],):
+            return "wrong axis: average over the features (axis=1), keeping one value per example."
+        return None
+
+    scales = np.array([5.0, 3.0, 1.0, 0.5, 0.2])
+    x = rng.normal(size=(40, 5)) * scales + np.array([3.0, -2.0, 1.0, 0.0, 4.0])  # off-centre
+    cases = [
+        ("40 points in 5-D, d=2", (x, 2)),
+        ("the same points, d=1", (x, 1)),
+        ("points in a plane of 3-D, d=2, where the error is 0", (rng.normal(size=(30, 2)) @ rng.normal(size=(2, 3)) + 1.0, 2)),
+    ]
+    return _run("check_pca_reconstruction", lambda: _compare(fn, cases, pca_reconstruction_error, mistakes, shape_hint))
+
+
+def check_gaussian_nll(fn) -> CheckResult:
+    """``fn(x, x_hat, variance)``: -log N(x; x_hat, variance * I) per image, summed over pixels, shape (n,)."""
+    rng = np.random.default_rng(8)
+    nll = losses.gaussian_nll
+
+    def axes(a):
+        return tuple(range(1, np.ndim(a)))
+
+    mistakes = [
+        (lambda x, m, v: np.sum(0.5 * (x - m) ** 2 / v, axis=axes(x)), "the normalising constant is missing: each pixel adds 1/2 log(2 pi variance)."),
+        (lambda x, m, v: np.sum(0.5 * (losses.LOG_2PI + (x - m) ** 2 / v), axis=axes(x)), "the log-variance term is missing: each pixel adds 1/2 log(2 pi variance), not 1/2 log(2 pi)."),
+        (lambda x, m, v: nll(x, m, v ** 2), "the standard deviation where the variance was meant: the argument is sigma^2."),
+        (lambda x, m, v: np.sum(0.5 * (losses.LOG_2PI + np.log(v) + (x - m) ** 2 / np.sqrt(v)), axis=axes(x)), "divide the squared error by the variance sigma^2, not by sigma."),
+        (lambda x, m, v: 2 * nll(x, m, v), "a factor of 2: -log N has 1/2 in front of both the squared error and the log term."),
+        (lambda x, m, v: nll(x, m, v) / np.prod(np.shape(x)[1:]), "an average over pixels: the log-likelihood of an image sums its pixels."),
+        (lambda x, m, v: -nll(x, m, v), "the sign: return the negative log-likelihood."),
+    ]
+
+    def shape_hint(got, expected, args):
+        if got == ():
+            return "one number for the whole batch: sum over each image's pixels only (every axis but 0)."
+        if got == np.shape(args[0]):
+            return "nothing was summed: add up the pixels of each image (every axis but 0)."
+        return None
+
+    x = rng.uniform(0, 1, (4, 6, 6))
+    cases = [
+        ("4 images (6, 6), variance 1", (x, np.clip(x + rng.normal(0, 0.2, x.shape), 0, 1), 1.0)),
+        ("the same images, variance 0.1", (x, np.clip(x + rng.normal(0, 0.2, x.shape), 0, 1), 0.1)),
+        ("2 images (5, 5, 1) equal to their means, variance 2", (x[:2, :5, :5, None], x[:2, :5, :5, None], 2.0)),
+    ]
+    return _run("check_gaussian_nll", lambda: _compare(fn, cases, nll, mistakes, shape_hint))
 
 
 # KL and the reparameterization trick (chapters 4 and 5) --------------------------------
