@@ -44,6 +44,8 @@ def assert_fails(capsys, check, fn, *hint_words):
 # (check, the library's own function) ---------------------------------------------------
 
 REFERENCES = [
+    (lab.check_elbo, losses.elbo),
+    (lab.check_active_units, metrics.active_units),
     (lab.check_pca_reconstruction, lab.pca_reconstruction_error),
     (lab.check_gaussian_nll, losses.gaussian_nll),
     (lab.check_kl, losses.kl_to_standard_normal),
@@ -68,6 +70,14 @@ def test_library_function_passes(capsys, check, fn):
 # Typical mistakes, each with the words its hint must contain ----------------------------
 
 MISTAKES = {
+    "elbo_is_loss": (lab.check_elbo, lambda x, p, m, lv: losses.bernoulli_nll(x, p) + losses.kl_to_standard_normal(m, lv),
+                     ["sign"]),
+    "elbo_plus_kl": (lab.check_elbo, lambda x, p, m, lv: -losses.bernoulli_nll(x, p) + losses.kl_to_standard_normal(m, lv),
+                     ["subtracted"]),
+    "elbo_no_kl": (lab.check_elbo, lambda x, p, m, lv: -losses.bernoulli_nll(x, p), ["KL term is missing"]),
+    "active_axis1": (lab.check_active_units, lambda m, t: int((np.var(m, axis=1) > t).sum()), ["wrong axis"]),
+    "active_std": (lab.check_active_units, lambda m, t: int((np.std(m, axis=0) > t).sum()), ["standard deviation"]),
+    "active_per_dimension": (lab.check_active_units, lambda m, t: np.var(m, axis=0) > t, ["count"]),
     "pca_not_centred": (lab.check_pca_reconstruction, lambda x, d: _pca_error(x, d, centre=False), ["centred"]),
     "pca_smallest": (lab.check_pca_reconstruction, lambda x, d: _pca_error(x, d, smallest=True), ["smallest"]),
     "pca_axis0": (lab.check_pca_reconstruction, lambda x, d: _pca_error(x, d, axis=0), ["wrong axis"]),

@@ -18,6 +18,8 @@ the same input; the one that reproduces the reader's output names the mistake.
 | ``check_gaussian_nll`` | ``fn(x, x_hat, variance) -> (n,)`` | ``losses.gaussian_nll`` |
 | ``check_kl`` | ``fn(mean, log_var) -> (batch,)`` | ``losses.kl_to_standard_normal`` |
 | ``check_reparameterize`` | ``fn(mean, log_var, eps) -> z`` | ``reparameterize`` (= ``VAE.reparameterize``) |
+| ``check_elbo`` | ``fn(x, probs, mean, log_var) -> (n,)`` | ``losses.elbo`` |
+| ``check_active_units`` | ``fn(mean, threshold) -> int`` | ``metrics.active_units`` |
 | ``check_nearest_code`` | ``fn(z_e (N, D), codebook (K, D)) -> (N,) ints`` | ``VectorQuantizer.nearest_codes`` |
 | ``check_straight_through`` | ``fn(z_e, z_q) -> quantized`` | value z_q, gradient to z_e only |
 | ``check_commitment_loss`` | ``fn(z_e, z_q, beta) -> scalar`` | ``VectorQuantizer``'s ``commitment_loss`` |
@@ -347,6 +349,70 @@ def check_reparameterize(fn) -> CheckResult:
         return message + " Gradients reach mean and log_var."
 
     return _run("check_reparameterize", body)
+
+
+def check_elbo(fn) -> CheckResult:
+    """``fn(x, probs, mean, log_var)``: the one-sample ELBO per image with a Bernoulli decoder, shape (n,)."""
+    rng = np.random.default_rng(9)
+    bce, kl = losses.bernoulli_nll, losses.kl_to_standard_normal
+
+    def axes(a):
+        return tuple(range(1, np.ndim(a)))
+
+    def bce_mean(x, p):
+        p = np.clip(p, losses.EPS, 1 - losses.EPS)
+        return -np.mean(x * np.log(p) + (1 - x) * np.log(1 - p), axis=axes(x))
+
+    mistakes = [
+        (lambda x, p, m, lv: bce(x, p) + kl(m, lv), "the sign: that is the loss, the negative ELBO; the ELBO is log p(x|z) - KL."),
+        (lambda x, p, m, lv: -bce(x, p) + kl(m, lv), "the KL is subtracted: ELBO = E_q[log p(x|z)] - KL(q || p)."),
+        (lambda x, p, m, lv: -bce(x, p), "the KL term is missing."),
+        (lambda x, p, m, lv: -kl(m, lv), "the reconstruction term is missing."),
+        (lambda x, p, m, lv: -bce_mean(x, p) - kl(m, lv), "the log-likelihood of an image sums its pixels: use a sum, not a mean, over pixels."),
+        (lambda x, p, m, lv: -bce(x, p) - 2 * kl(m, lv), "a factor of 2 on the KL: it is 1/2 * sum(sigma^2 + mu^2 - 1 - log sigma^2)."),
+    ]
+
+    def shape_hint(got, expected, args):
+        if got == ():
+            return "one number for the batch: return the ELBO of each image."
+        return None
+
+    x = (rng.uniform(size=(3, 4, 4)) > 0.5).astype(np.float64)
+    cases = [
+        ("3 binary images (4, 4) with a 2-D posterior", (x, rng.uniform(0.05, 0.95, x.shape), rng.normal(size=(3, 2)), rng.normal(size=(3, 2)))),
+        ("2 grey images (3, 3, 1) with the prior as posterior", (rng.uniform(size=(2, 3, 3, 1)), rng.uniform(0.1, 0.9, (2, 3, 3, 1)), np.zeros((2, 4)), np.zeros((2, 4)))),
+    ]
+    return _run("check_elbo", lambda: _compare(fn, cases, losses.elbo, mistakes, shape_hint))
+
+
+def check_active_units(fn) -> CheckResult:
+    """``fn(mean, threshold)``: how many latent dimensions have a posterior mean whose variance over
+    the inputs exceeds ``threshold`` (an int)."""
+    rng = np.random.default_rng(10)
+    mistakes = [
+        (lambda m, t: int((np.var(m, axis=1) > t).sum()), "wrong axis: the variance runs over the inputs (axis 0), one per latent dimension."),
+        (lambda m, t: int((np.std(m, axis=0) > t).sum()), "the standard deviation where the variance was meant."),
+        (lambda m, t: int((np.var(m, axis=0) < t).sum()), "the comparison is reversed: these are the collapsed (inactive) dimensions."),
+        (lambda m, t: int((np.abs(np.mean(m, axis=0)) > t).sum()), "the mean of the posterior means says nothing: a dimension is active when its mean *varies* across inputs."),
+        (lambda m, t: m.shape[1] - int((np.var(m, axis=0) > t).sum()), "you counted the inactive dimensions."),
+    ]
+    spread = np.array([1.0, 0.05, 0.2, 1e-3, 0.5, 1e-4])  # std of each dimension's mean
+    mean = rng.normal(size=(500, 6)) * spread
+    cases = [
+        ("500 posterior means in 6-D, threshold 0.01", (mean, 0.01)),
+        ("the same means, threshold 0.1", (mean, 0.1)),
+        ("a collapsed 3-D model (every mean 0)", (np.zeros((50, 3)), 0.01)),
+    ]
+
+    def shape_hint(got, expected, args):
+        if got == (args[0].shape[1],):
+            return "return the count (an int), not the per-dimension test: sum the booleans."
+        return None
+
+    def reference(m, t):
+        return np.asarray(metrics.active_units(m, t))
+
+    return _run("check_active_units", lambda: _compare(fn, cases, reference, mistakes, shape_hint, exact=True))
 
 
 # Vector quantization (chapter 7) ------------------------------------------------------
