@@ -151,11 +151,11 @@ register(Recipe("photo_f4", lambda: PhotoVQVAE(512, 32, factor=4),
 register(Recipe("photo_f8", lambda: PhotoVQVAE(512, 32, factor=8),
                 "Photo VQ-VAE, f=8 like DALL·E's dVAE (256x256 -> 32x32 tokens), 512 codes of size 32 "
                 "(chapter 11).",
-                data=f"photo_crops{PHOTO_CROP}", epochs=8, batch_size=32, learning_rate=cosine(VQ_LEARNING_RATE)))
+                data=f"photo_crops{PHOTO_CROP}", epochs=6, batch_size=32, learning_rate=cosine(VQ_LEARNING_RATE)))
 register(Recipe("photo_small", lambda: PhotoVQVAE(512, 32, factor=4, image_shape=(PHOTO_SMALL, PHOTO_SMALL, 3)),
                 "Photo VQ-VAE, f=4, on small images: random crops of the training photos shrunk to "
                 "32x32 (8x8 tokens) (chapter 11).",
-                data=f"photo_thumbnails{PHOTO_SMALL}", epochs=8, batch_size=32, learning_rate=cosine(VQ_LEARNING_RATE)))
+                data=f"photo_thumbnails{PHOTO_SMALL}", epochs=6, batch_size=32, learning_rate=cosine(VQ_LEARNING_RATE)))
 
 # Stage two (chapter 8): a gated PixelCNN prior over vqvae_mnist's token grids, and the
 # small classifier that scores its samples. The token data are encoded afresh on each run.
@@ -172,4 +172,4 @@ register(Recipe("prior_vqvae_mnist", lambda: _prior.GatedPixelCNN(num_codes=64),
                 data="vqvae_mnist_tokens", epochs=12, learning_rate=cosine(PRIOR_LEARNING_RATE)))
 register(Recipe("digit_classifier", lambda: DigitClassifier(),
                 "Small CNN MNIST classifier whose penultimate features measure sample quality (chapter 8).",
-                data="mnist_labelled", epochs=4, learning_rate=cosine(THESIS_LEARNING_RATE)))
+                data="mnist_labelled", epochs=5, learning_rate=cosine(THESIS_LEARNING_RATE)))
