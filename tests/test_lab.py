@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from keras import ops
 
-from vqlab import lab, losses, metrics, tokens
+from vqlab import lab, losses, metrics, theory, tokens
 from vqlab.models import VAE
 
 
@@ -44,6 +44,7 @@ def assert_fails(capsys, check, fn, *hint_words):
 # (check, the library's own function) ---------------------------------------------------
 
 REFERENCES = [
+    (lab.check_kl_discrete, theory.kl_discrete),
     (lab.check_elbo, losses.elbo),
     (lab.check_active_units, metrics.active_units),
     (lab.check_pca_reconstruction, lab.pca_reconstruction_error),
@@ -70,6 +71,9 @@ def test_library_function_passes(capsys, check, fn):
 # Typical mistakes, each with the words its hint must contain ----------------------------
 
 MISTAKES = {
+    "kl_discrete_swapped": (lab.check_kl_discrete, lambda p, q: theory.kl_discrete(q, p), ["swapped"]),
+    "kl_discrete_bits": (lab.check_kl_discrete, lambda p, q: theory.kl_discrete(p, q) / np.log(2), ["bits"]),
+    "kl_discrete_0log0": (lab.check_kl_discrete, lambda p, q: float(np.sum(p * np.log(p / q))), ["0 log 0"]),
     "elbo_is_loss": (lab.check_elbo, lambda x, p, m, lv: losses.bernoulli_nll(x, p) + losses.kl_to_standard_normal(m, lv),
                      ["sign"]),
     "elbo_plus_kl": (lab.check_elbo, lambda x, p, m, lv: -losses.bernoulli_nll(x, p) + losses.kl_to_standard_normal(m, lv),

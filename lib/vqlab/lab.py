@@ -16,6 +16,7 @@ the same input; the one that reproduces the reader's output names the mistake.
 | --- | --- | --- |
 | ``check_pca_reconstruction`` | ``fn(x, d) -> (n,)`` | scikit-learn's ``PCA`` |
 | ``check_gaussian_nll`` | ``fn(x, x_hat, variance) -> (n,)`` | ``losses.gaussian_nll`` |
+| ``check_kl_discrete`` | ``fn(p, q) -> float`` | ``theory.kl_discrete`` |
 | ``check_kl`` | ``fn(mean, log_var) -> (batch,)`` | ``losses.kl_to_standard_normal`` |
 | ``check_reparameterize`` | ``fn(mean, log_var, eps) -> z`` | ``reparameterize`` (= ``VAE.reparameterize``) |
 | ``check_elbo`` | ``fn(x, probs, mean, log_var) -> (n,)`` | ``losses.elbo`` |
@@ -34,7 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import losses, metrics, tokens
+from . import losses, metrics, theory, tokens
 
 RTOL, ATOL = 1e-4, 1e-5  # a float32 implementation passes; a wrong factor or term does not
 MASK_TYPES = ("A", "B")
@@ -76,7 +77,8 @@ def _call(fn, args, case: str):
     """``fn(*args)`` on fresh copies of the inputs; an exception becomes a hint."""
     args = tuple(np.array(a, copy=True) if isinstance(a, np.ndarray) else a for a in args)
     try:
-        return fn(*args)
+        with np.errstate(all="ignore"):  # a NaN is reported with a hint, not a RuntimeWarning
+            return fn(*args)
     except NotImplementedError as e:
         raise _Fail(f"not implemented yet ({e}). Write the function, then run this check again.") from None
     except Exception as e:  # the reader's code: any error becomes a hint, not a traceback
@@ -104,12 +106,13 @@ def _close(a, b) -> bool:
     return a.shape == b.shape and bool(np.allclose(a, b, rtol=RTOL, atol=ATOL))
 
 
-def _compare(fn, cases, reference, mistakes, shape_hint=None, exact=False) -> str:
+def _compare(fn, cases, reference, mistakes, shape_hint=None, exact=False, nan_hint=None) -> str:
     """Check ``fn`` against ``reference`` on every ``(description, args)`` case.
 
     ``mistakes``: ``(wrong_fn, hint)`` pairs; the first whose output equals the reader's on the
     failing case names the mistake. ``shape_hint(got_shape, expected_shape, args)`` explains a
-    wrong shape (or returns None). ``exact``: compare integers exactly (indices).
+    wrong shape (or returns None). ``exact``: compare integers exactly (indices). ``nan_hint``:
+    what a NaN or an infinity most likely means for this function.
     """
     for case, args in cases:
         expected = np.asarray(reference(*args))
@@ -128,8 +131,8 @@ def _compare(fn, cases, reference, mistakes, shape_hint=None, exact=False) -> st
         elif _close(got, expected):
             continue
         if not np.all(np.isfinite(got)):
-            raise _Fail(f"NaN or infinity on {case}. Hint: a log or square root of a negative "
-                        f"number, or a division by zero?")
+            raise _Fail(f"NaN or infinity on {case}. Hint: " + (nan_hint or "a log or square root of a "
+                        "negative number, or a division by zero?"))
         for wrong, hint in mistakes:
             try:
                 candidate = np.asarray(wrong(*args), np.float64)
@@ -273,6 +276,35 @@ def _kl_shape_hint(got, expected, args):
     if got == (n, d):
         return "nothing was summed: add up the latent dimensions (axis=1)."
     return None
+
+
+def check_kl_discrete(fn) -> CheckResult:
+    """``fn(p, q)``: KL(p || q) in nats of two distributions over the same outcomes (1-D arrays)."""
+    rng = np.random.default_rng(11)
+    kl = theory.kl_discrete
+
+    mistakes = [
+        (lambda p, q: kl(q, p), "the arguments are swapped: KL(p || q) = sum p log(p / q) weights by p, the first argument."),
+        (lambda p, q: kl(p, q) / np.log(2), "bits instead of nats: use the natural logarithm (np.log)."),
+        (lambda p, q: theory.cross_entropy(p, q), "that is the cross-entropy H(p, q); the KL subtracts the entropy: H(p, q) - H(p)."),
+        (lambda p, q: -kl(p, q), "the sign: KL(p || q) = sum p log(p / q) >= 0."),
+        (lambda p, q: float(np.sum(np.log(p / q))), "each log-ratio must be weighted by p(x)."),
+        (lambda p, q: float(np.mean(p * np.log(p / q))), "a mean over outcomes where the sum was meant."),
+    ]
+
+    def expected(p, q):
+        return kl(p, q)
+
+    p, q = rng.dirichlet(np.ones(5)), rng.dirichlet(np.ones(5))
+    cases = [
+        ("two random distributions over 5 outcomes", (p, q)),
+        ("p equal to q, where the KL is 0", (p, p.copy())),
+        ("a p with zero-probability outcomes (0 log 0 = 0)", (np.array([0.5, 0.0, 0.5, 0.0]), np.array([0.1, 0.2, 0.3, 0.4]))),
+    ]
+
+    return _run("check_kl_discrete", lambda: _compare(
+        fn, cases, expected, mistakes, lambda got, exp, args: "return one number, the sum over the outcomes.",
+        nan_hint="0 log 0 = 0: leave out the outcomes where p(x) = 0 (p * log(p / q) is NaN there)."))
 
 
 def check_kl(fn) -> CheckResult:
