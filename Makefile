@@ -16,11 +16,15 @@ help:
 	@echo "make bench  - per-chapter execution times, model load times, training benchmark"
 	@echo "make weights - retrain every shipped model from scratch"
 
-$(STAMP): requirements.txt constraints.txt pyproject.toml
+# JupyterLab settings of this venv only (not the user's): .md chapters open as notebooks
+LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings
+
+$(STAMP): requirements.txt constraints.txt pyproject.toml tools/lab_overrides.json
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt -c constraints.txt
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps -e .
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	mkdir -p $(LAB_SETTINGS) && cp tools/lab_overrides.json $(LAB_SETTINGS)/overrides.json
 	touch $(STAMP)
 
 data: $(STAMP)
@@ -38,13 +42,15 @@ nbval: book
 
 test: data unit book nbval
 
+# as root (containers) Jupyter refuses to start without --allow-root: pass it there
 lab: data
-	$(VENV)/bin/jupyter lab book/
+	$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) book/
 
 bench: data
 	$(PY) benchmarks/chapters.py
 	$(PY) benchmarks/load_models.py
 	$(PY) benchmarks/train_vqvae.py
+	$(PY) benchmarks/widgets.py
 
 weights: data
 	$(PY) -m vqlab.train all

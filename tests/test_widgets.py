@@ -345,3 +345,31 @@ def test_every_widget_builds_on_the_shipped_models_and_displays():
     ed.paint(3, 3, 17)
     assert ed.tokens[3, 3] == 17
     np.testing.assert_allclose(ed.decoded, vq.decode(ed.tokens[None])[0], atol=1e-6)
+
+
+# JupyterLab opens the chapters as notebooks ----------------------------------------------
+
+def test_the_lab_settings_override_opens_markdown_with_jupytext_notebook(tmp_path):
+    """`make` copies tools/lab_overrides.json into the venv's JupyterLab settings; JupyterLab
+    reads it as the default of the document manager's defaultViewers, and the factory it
+    names is the one jupytext's JupyterLab extension registers."""
+    import json
+    import shutil
+    import sys
+    from pathlib import Path
+
+    from jupyterlab_server.settings_utils import _get_overrides
+
+    source = Path(__file__).resolve().parent.parent / "tools" / "lab_overrides.json"
+    shutil.copy(source, tmp_path / "overrides.json")
+    overrides, error = _get_overrides(str(tmp_path))
+    assert not error
+    viewers = overrides["@jupyterlab/docmanager-extension:plugin"]["defaultViewers"]
+    assert viewers == {"markdown": "Jupytext Notebook", "myst": "Jupytext Notebook"}
+    static = Path(sys.prefix) / "share" / "jupyter" / "labextensions" / "jupyterlab-jupytext" / "static"
+    bundles = "".join(p.read_text(errors="ignore") for p in static.glob("*.js"))
+    assert 'FACTORY="Jupytext Notebook"' in bundles, "jupytext's extension no longer names its factory so"
+    installed = Path(sys.prefix) / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+    if not installed.exists():
+        pytest.skip(f"{installed} is written by `make` (this venv was not made by it)")
+    assert json.loads(installed.read_text()) == json.loads(source.read_text())
