@@ -1,27 +1,63 @@
 """Figures and tables the chapters share: image grids, latent scatter plots, decoded latent
-grids, token grids, and Markdown tables of measured rows."""
+grids, token grids, and Markdown tables of measured rows.
+
+Importing this module sets the book's figure style (``BOOK_STYLE``): a figure is read in a
+browser at page width, where the HTML book's text column is about 700 px. At 100 dpi a figure
+``PAGE_WIDTH`` inches wide is shown at its own size, so a 10 pt label is 14 px on screen; a
+wider figure is scaled down and its fonts with it. Keep figures at most ``PAGE_WIDTH`` wide.
+"""
 
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
 
+PAGE_WIDTH = 6.8  # inches: the HTML book's text column at 100 dpi
+BOOK_STYLE = {
+    "figure.dpi": 100,
+    "savefig.dpi": 100,
+    "figure.figsize": (PAGE_WIDTH, 4.0),
+    "font.size": 10,
+    "axes.titlesize": 11,
+    "axes.labelsize": 10,
+    "xtick.labelsize": 9,
+    "ytick.labelsize": 9,
+    "legend.fontsize": 9,
+    "figure.titlesize": 11,
+}
+MIN_FONT = 9  # points: the smallest text a figure should hold at page width
+
+
+def use_book_style():
+    """Apply ``BOOK_STYLE`` to matplotlib (done once when vqlab.plots is imported)."""
+    plt.rcParams.update(BOOK_STYLE)
+
+
+use_book_style()
+
 
 def image_grid(images, ncols: int = 10, titles=None, size: float = 1.0, cmap="gray", axes=None):
-    """Show images (n, H, W[, 1]) in a grid of ``ncols`` columns; return the figure."""
+    """Show images (n, H, W[, 1]) in a grid of ``ncols`` columns; return the figure.
+
+    Each tile is ``size`` inches, shrunk so the grid fits ``PAGE_WIDTH``; titles (one line
+    or more each) are set at ``MIN_FONT`` points, with room above each row for their lines.
+    """
     images = np.asarray(images)
     if images.ndim == 4 and images.shape[-1] == 1:
         images = images[..., 0]
     n = len(images)
     nrows = int(np.ceil(n / ncols))
-    fig, axs = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * size * 1.1), squeeze=False)
+    size = min(size, PAGE_WIDTH / ncols)
+    lines = max((str(t).count("\n") + 1 for t in titles), default=0) if titles is not None else 0
+    title_h = lines * MIN_FONT * 1.3 / 72  # inches of title above each tile
+    fig, axs = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * (size + title_h) + 0.1), squeeze=False)
     for i, ax in enumerate(axs.flat):
         ax.axis("off")
         if i < n:
             ax.imshow(images[i], cmap=cmap, vmin=0, vmax=1)
             if titles is not None:
-                ax.set_title(str(titles[i]), fontsize=8)
-    fig.tight_layout()
+                ax.set_title(str(titles[i]), fontsize=MIN_FONT, pad=2)
+    fig.tight_layout(pad=0.2, h_pad=0.2, w_pad=0.2)
     return fig
 
 
@@ -60,9 +96,10 @@ def token_grid(tokens, ax=None, num_codes=None, title=None):
     tokens = np.asarray(tokens)
     if ax is None:
         _, ax = plt.subplots(figsize=(3, 3))
-    ax.imshow(tokens, cmap="viridis", vmin=0, vmax=(num_codes or tokens.max() + 1) - 1)
-    for (i, j), t in np.ndenumerate(tokens):
-        ax.text(j, i, str(t), ha="center", va="center", fontsize=7, color="white")
+    top = (num_codes or tokens.max() + 1) - 1
+    ax.imshow(tokens, cmap="viridis", vmin=0, vmax=top)
+    for (i, j), t in np.ndenumerate(tokens):  # dark text on the bright (yellow) end of viridis
+        ax.text(j, i, str(t), ha="center", va="center", fontsize=MIN_FONT, color="black" if t > 0.6 * top else "white")
     ax.set_xticks([])
     ax.set_yticks([])
     if title:
