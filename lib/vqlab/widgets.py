@@ -10,55 +10,63 @@ panels whose PNG bytes are replaced in place (Pillow, fast compression, nearest-
 upscaling with ``np.repeat``); no figure is made after a widget is built. Clicks on an image
 arrive through ipyevents as the pixel of the PNG that was clicked (``dataX``, ``dataY``).
 Every range is bounded by the grid, the codebook or the data, so the controls cannot reach
-an invalid state. The rendered HTML book shows each widget in its first state.
+an invalid state. A static HTML page has no kernel behind it: the book hides these widgets'
+outputs there (the chapters tag their cells remove-output).
 
-Layouts (top to bottom; within a row left to right). The JavaScript versions of the static
-book follow these.
+Layouts (top to bottom; within a row left to right). Each image panel has its caption,
+in bold, above it; MNIST images are upscaled to 196 px (x7), a token grid to about 196 px.
+The JavaScript versions of the static book follow these.
 
 ``latent_explorer(vae, x, y)``
-    1. panels: the latent scatter of ``x`` (posterior means, coloured by digit, axes and a
-       digit colour bar; a ring marks the current point z; a click places it) | the decoded
-       image of z | the chosen test digit x_i.
-    2. sliders ``z1``, ``z2`` over [-extent, extent].
-    3. slider ``test digit`` (index i), checkbox ``show q(z|x)`` (draws the 2-sigma ellipse
-       of the posterior of x_i on the scatter), button ``go to its mean``.
-    4. a status line: z, and digit i with its label, mean and standard deviations.
+    1. panels: "latent space (click to move z)": the scatter of ``x``'s posterior means
+       coloured by digit (tab10), axes z1, z2 over [-extent, extent], a digit colour bar,
+       a crimson ring at the current z, and (when shown) the black 2-sigma ellipse of
+       q(z|x_i) | "decoded z" | "test digit": x_i.
+    2. sliders ``z1``, ``z2`` over [-extent, extent] (extent 4).
+    3. slider ``test digit`` (index i), checkbox ``show q(z|x)``, button ``go to its mean``.
+    4. a status line: z, and digit i with its label (and its posterior's mean and std).
 
 ``token_editor(model, image, second=None)``
-    1. panels: the input image | the token grid, each cell coloured by its code (viridis over
-       the codebook; a click paints the selected code into that cell) | the decoded tokens |
-       the second image (only when given).
-    2. shift: sliders ``dx`` in [-(w-1), w-1], ``dy`` in [-(h-1), h-1], dropdown ``fill``
-       (the background token, 'wrap', 'edge'), button ``shift``.
+    1. panels: "image" | "tokens (click to paint)": the grid, each cell in its code's colour
+       (viridis over the codebook, white cell borders when cells are >= 8 px); a click
+       paints the selected code into that cell | "decoded tokens" | "second image" (only
+       when given).
+    2. sliders ``dx`` in [-(w-1), w-1], ``dy`` in [-(h-1), h-1], dropdown ``fill``
+       ("background (k)", "wrap", "edge"), button ``shift``.
     3. buttons ``rotate 90°`` (square grids only), ``flip x``, ``flip y``, ``invert`` (every
        code to the code nearest to its negation), ``reset``.
     4. (with a second image) dropdown ``axis`` (x, y), slider ``split`` in [0, grid size
        along the axis], button ``combine``: cells before the split from the current grid,
        the rest from the second image's grid.
-    5. the codebook palette: one tile per code (what a 3x3 block of that code decodes to,
-       a bar in the code's colour under it, the selected code framed; a click selects) and a
-       slider ``code`` in [0, K-1].
-    6. a status line: grid and codebook size, selected code, last edit.
+    5. panel "codebook (click to select a code)": one tile per code, 16 a row (32 for more
+       than 128 codes), 2 px apart: what a 3x3 block of that code decodes to, a 4 px bar in
+       the code's colour under it, the selected code framed in crimson.
+    6. slider ``code`` in [0, K-1].
+    7. a status line: grid and codebook size, selected code, last edit.
     Every edit acts on the current grid; ``reset`` restores the image's own tokens.
 
 ``transplant(model, target, source)``
-    1. panels: the source (the box outlined) | the target (where the box lands outlined) |
-       the decoded transplanted tokens | the seam error |decoded - pasted| (pasted: the
-       source's reconstruction pasted into the target's in pixels).
+    1. panels: "source" (the box outlined in crimson) | "target" (where the box lands,
+       outlined) | "decoded": the target's tokens with the box pasted, decoded | "seam error
+       |decoded - pasted|" (magma, white at 0.5; pasted: the source's reconstruction pasted
+       into the target's in pixels).
     2. range sliders ``source rows``, ``source cols`` over [0, h] and [0, w] (a box may be
-       empty), sliders ``to row``, ``to col`` bounded so the box stays in the target.
-    3. a status line: the box, and the seam error as MSE and PSNR.
+       empty).
+    3. sliders ``to row``, ``to col``, bounded so that the box stays in the target.
+    4. a status line: the box, and the seam error as MSE and PSNR.
 
 ``loss_balance(models, x, y)``
-    1. a selection slider over the models' KL weights (ascending).
-    2. panels: the latent scatter of ``x`` (fixed axes) | originals over reconstructions.
+    1. a selection slider ``loss`` over the models in ascending KL weight, each labelled
+       like "MSE + 1/784 KL".
+    2. panels: "latent space" (the scatter of ``x``'s posterior means, fixed axes [-4, 4]) |
+       "test digits and reconstructions" (8 digits over their reconstructions).
     3. a status line: model, KL weight, KL (nats), active units, reconstruction MSE.
     Everything is computed when the widget is built; the slider only swaps precomputed PNGs.
 
 ``prior_sampler(prior, vqvae)``
-    1. slider ``temperature`` in [0.5, 1.5], dropdown ``digit`` (any, 0-9), button
+    1. slider ``temperature`` in [0.5, 1.5], dropdown ``digit`` ("any", 0-9), button
        ``resample`` (the next seed).
-    2. panel: a grid of decoded samples.
+    2. panel "decoded samples": 16 samples, 8 a row.
     3. a status line: temperature, digit, seed.
 """
 
@@ -77,7 +85,7 @@ from PIL import Image
 from . import metrics, plots
 from . import tokens as tk
 
-PANEL = 224          # px: image panels are upscaled by a whole factor towards this side
+PANEL = 196          # px: image panels are upscaled by a whole factor towards this side
 SCATTER_PX = 360     # px: side of a latent scatter panel (rendered once per widget)
 PNG_LEVEL = 1        # zlib level: fast to encode, still a fraction of the raw size
 BLOCK = 3            # a palette tile is what a BLOCK x BLOCK patch of one code decodes to
@@ -162,6 +170,12 @@ def _image_panel(rgb8: np.ndarray | None = None) -> w.Image:
                    layout=w.Layout(margin="2px", object_fit="contain"))
 
 
+def _row(*panels: tuple[str, w.Widget]) -> w.HBox:
+    """(caption, panel) pairs side by side, left to right, each caption above its panel."""
+    return w.HBox([w.VBox([w.HTML(f"<b>{caption}</b>"), panel], layout=w.Layout(align_items="center"))
+                   for caption, panel in panels])
+
+
 def _on_click(image: w.Image, handler):
     """Call ``handler(col, row)`` with the PNG pixel a click on ``image`` lands on."""
     from ipyevents import Event
@@ -234,7 +248,8 @@ class LatentExplorer(_Widget):
         self.show_q.observe(lambda c: self.show_posterior(c["new"]), "value")
         self.to_mean.on_click(lambda _: self.set_point(*self.mean[self.index]))
         self.widget = w.VBox([
-            w.HBox([self.scatter_panel, self.decoded_panel, self.digit_panel], layout=w.Layout(align_items="center")),
+            _row(("latent space (click to move z)", self.scatter_panel), ("decoded z", self.decoded_panel),
+                 ("test digit", self.digit_panel)),
             w.HBox([self.z1, self.z2]),
             w.HBox([self.digit, self.show_q, self.to_mean]),
             self.status])
@@ -376,7 +391,7 @@ class TokenEditor(_Widget):
             cb = np.asarray(codebook, np.float64)                               # (K, D)
             d = (cb ** 2).sum(1)[None, :] + 2 * cb @ cb.T + (cb ** 2).sum(1)[:, None]   # |-e_k - e_j|^2
             self.inverse = d.argmin(1)
-        self.cell = max(2, zoom_for(max(self.h, self.w), 256))
+        self.cell = max(2, zoom_for(max(self.h, self.w)))
         self._palette_base, self._tile_side, self._palette_cols = self._palette()
 
         # controls
@@ -409,16 +424,18 @@ class TokenEditor(_Widget):
         self.axis.observe(self._on_axis, "value")
         self.code_slider.observe(lambda c: self.select(c["new"]), "value")
 
-        panels = [self.image_panel, self.tokens_panel, self.decoded_panel]
+        panels = [("image", self.image_panel), ("tokens (click to paint)", self.tokens_panel),
+                  ("decoded tokens", self.decoded_panel)]
         if second is not None:
-            panels.append(_image_panel(zoom(to_rgb8(self._one(second)), zoom_for(model.image_shape[0]))))
-        rows = [w.HBox(panels, layout=w.Layout(align_items="center")),
+            panels.append(("second image", _image_panel(zoom(to_rgb8(self._one(second)),
+                                                             zoom_for(model.image_shape[0])))))
+        rows = [_row(*panels),
                 w.HBox([self.dx, self.dy, self.fill, self.shift_button]),
                 w.HBox([self.rotate_button, self.flip_x_button, self.flip_y_button, self.invert_button,
                         self.reset_button])]
         if second is not None:
             rows.append(w.HBox([self.axis, self.split, self.combine_button]))
-        rows += [self.palette_panel, self.code_slider, self.status]
+        rows += [_row(("codebook (click to select a code)", self.palette_panel)), self.code_slider, self.status]
         self.widget = w.VBox(rows)
         self.code, self.tokens, self.last_edit = 0, self.original.copy(), "none"
         self.select(self.background)
@@ -569,8 +586,8 @@ class Transplant(_Widget):
         for s in (self.rows, self.cols, self.to_row, self.to_col):
             s.observe(self._on_slider, "value")
         self.widget = w.VBox([
-            w.HBox([self.source_panel, self.target_panel, self.decoded_panel, self.error_panel],
-                   layout=w.Layout(align_items="center")),
+            _row(("source", self.source_panel), ("target", self.target_panel), ("decoded", self.decoded_panel),
+                 ("seam error |decoded - pasted|", self.error_panel)),
             w.HBox([self.rows, self.cols]), w.HBox([self.to_row, self.to_col]), self.status])
         self.set_box(self.rows.value, self.cols.value, (self.to_row.value, self.to_col.value))
 
@@ -647,7 +664,7 @@ class LossBalance(_Widget):
             mean = m.encode(x)
             rec = np.asarray(m.decode(mean[:n_show]))
             shown = np.concatenate([x[:n_show].reshape(rec.shape), rec])
-            strip = tile(np.stack([zoom(to_rgb8(im), 3) for im in shown]), n_show)
+            strip = tile(np.stack([zoom(to_rgb8(im), 2) for im in shown]), n_show)
             scatter, _ = _scatter_background(mean, y, extent, title=name)
             self.results[name] = {
                 "kl_weight": float(getattr(m, "kl_weight", 1.0)), "kl": float(measured["kl"]),
@@ -663,8 +680,8 @@ class LossBalance(_Widget):
         self.scatter_panel, self.recon_panel = _image_panel(), _image_panel()
         self.status = w.HTML()
         self.slider.observe(lambda c: self.select(c["new"]), "value")
-        self.widget = w.VBox([self.slider, w.HBox([self.scatter_panel, self.recon_panel],
-                                                  layout=w.Layout(align_items="center")), self.status])
+        self.widget = w.VBox([self.slider, _row(("latent space", self.scatter_panel),
+                                                ("test digits and reconstructions", self.recon_panel)), self.status])
         self.select(order[0])
 
     def select(self, name: str):
@@ -708,7 +725,8 @@ class PriorSampler(_Widget):
         self.temperature.observe(lambda _: self._draw(), "value")
         self.label.observe(lambda _: self._draw(), "value")
         self.resample_button.on_click(lambda _: self.resample())
-        self.widget = w.VBox([w.HBox([self.temperature, self.label, self.resample_button]), self.panel, self.status])
+        self.widget = w.VBox([w.HBox([self.temperature, self.label, self.resample_button]),
+                              _row(("decoded samples", self.panel)), self.status])
         self._draw()
 
     def resample(self):
