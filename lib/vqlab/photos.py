@@ -173,7 +173,7 @@ def thumbnails(split: str, n: int, size: int = 32, seed: int = 0) -> np.ndarray:
 
 
 # Training data of the photo models (registered in vqlab.recipes): a fixed set of crops per split.
-CROPS_PER_SPLIT = {"train": 16000, "test": 1000}
+CROPS_PER_SPLIT = {"train": 8000, "test": 256}
 
 
 def crop_data(size: int):
@@ -190,3 +190,187 @@ def thumbnail_data(size: int):
         n = CROPS_PER_SPLIT[split] if limit is None else min(limit, CROPS_PER_SPLIT[split])
         return thumbnails(split, n, size)
     return load
+
+
+# Judging a photo codec ----------------------------------------------------------------------------
+def _batch(x) -> np.ndarray:
+    """Images as float (n, H, W, C): one image (H, W, C) gains n = 1, grey (n, H, W) gains C = 1."""
+    x = np.asarray(x, np.float32)
+    if x.ndim == 3 and x.shape[-1] in (1, 3) and x.shape[0] not in (1, 3):  # one (H, W, C) image
+        x = x[None]
+    return x[..., None] if x.ndim == 3 else x
+
+
+def psnr(a, b) -> np.ndarray:
+    """PSNR per image in dB (peak 1): ``vqlab.metrics.psnr``."""
+    return metrics.psnr(_batch(a), _batch(b))
+
+
+def ssim(a, b) -> np.ndarray:
+    """Structural similarity per image (scikit-image's, data range 1, over colour channels)."""
+    from skimage.metrics import structural_similarity
+
+    a, b = _batch(a), _batch(b)
+    return np.array([structural_similarity(p, q, data_range=1.0, channel_axis=-1) for p, q in zip(a, b)])
+
+
+def token_bits_per_pixel(model) -> float:
+    """Rate of a token grid with every token coded in log2(K) bits: h * w * log2(K) / (H * W)."""
+    h, w = model.grid_shape
+    return float(h * w * np.log2(model.num_codes) / (model.image_shape[0] * model.image_shape[1]))
+
+
+def jpeg(image, quality: int) -> tuple[np.ndarray, float]:
+    """Pillow's JPEG of one image (H, W, 3) at ``quality``: (decoded image, bits per pixel)."""
+    buf = io.BytesIO()
+    Image.fromarray(np.round(np.clip(image, 0, 1) * 255).astype(np.uint8)).save(buf, "JPEG", quality=quality)
+    decoded = np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"), np.float32) / 255.0
+    return decoded, 8.0 * buf.tell() / (image.shape[0] * image.shape[1])
+
+
+def jpeg_at_psnr(image, target: float) -> dict:
+    """The lowest-rate JPEG of ``image`` whose PSNR reaches ``target`` dB: quality, bits per
+    pixel and PSNR (every quality 1..95 is tried; ``quality`` None if none reaches it)."""
+    best = {"quality": None, "bpp": float("nan"), "psnr": float("nan")}
+    for q in range(1, 96):
+        decoded, bpp = jpeg(image, q)
+        p = float(psnr(image[None], decoded[None])[0])
+        if p >= target and not bpp >= best["bpp"]:
+            best = {"quality": q, "bpp": bpp, "psnr": p}
+    return best
+
+
+def rate_table(model, x, names=HELD_OUT) -> list[dict]:
+    """Per photo: the model's PSNR through its tokens at ``token_bits_per_pixel``, and the
+    bits per pixel Pillow's JPEG needs for the same PSNR."""
+    rec = model.reconstruct(x)
+    bpp = token_bits_per_pixel(model)
+    rows = []
+    for name, xi, p in zip(names, x, psnr(x, rec)):
+        j = jpeg_at_psnr(xi, p)
+        rows.append({"photo": name, "model_psnr_db": float(p), "model_bpp": bpp,
+                     "jpeg_quality": j["quality"], "jpeg_bpp": j["bpp"], "jpeg_psnr_db": j["psnr"]})
+    return rows
+
+
+def rotate_layout(images, factor: int, k: int = 1) -> np.ndarray:
+    """Rotate the grid of ``factor`` x ``factor`` patches of ``images`` (n, H, W, C) by k * 90°
+    counter-clockwise, leaving each patch's content as it was: what rotating a token grid
+    would give if every token decoded to its own patch and nothing else."""
+    x = _batch(images)
+    n, h, w, c = x.shape
+    blocks = x.reshape(n, h // factor, factor, w // factor, factor, c)  # (n, rows, f, cols, f, C)
+    return np.rot90(blocks, k, axes=(1, 3)).reshape(n, w, h, c)
+
+
+def rotation_test(model, x, k: int = 1, factor: int | None = None) -> dict:
+    """Where decode(rot90(tokens)) lands, as mean MSE against three targets:
+
+    * ``vs_rotated_image``: rot90(x), what an edit in pixel space gives;
+    * ``vs_rotated_reconstruction``: rot90(x̂), the model's own error taken out;
+    * ``vs_rotated_layout``: the patches of x̂ moved as the tokens are, each patch unrotated;
+
+    and ``layout_vs_rotation``: how far the two targets lie apart without any model (the
+    energy of the image structure smaller than a patch that a rotation turns).
+    """
+    x = _batch(x)
+    factor = factor or model.image_shape[0] // model.grid_shape[0]
+    t = model.encode(x if x.shape[1:] == tuple(model.image_shape) else x[..., 0])
+    rec = _batch(model.decode(t))
+    decoded = _batch(model.decode(np.rot90(t, k, axes=(1, 2))))
+    rot = lambda a: np.rot90(a, k, axes=(1, 2))  # noqa: E731
+    layout = rotate_layout(rec, factor, k)
+    return {"vs_rotated_image": float(metrics.mse(decoded, rot(x)).mean()),
+            "vs_rotated_reconstruction": float(metrics.mse(decoded, rot(rec)).mean()),
+            "vs_rotated_layout": float(metrics.mse(decoded, layout).mean()),
+            "layout_vs_rotation": float(metrics.mse(rot(rec), layout).mean())}
+
+
+def transplant(target_tokens, source_tokens, box, at=None) -> np.ndarray:
+    """``target_tokens`` (h, w) with the box ``(top, left, height, width)`` of
+    ``source_tokens`` pasted at ``at`` (top, left; default: the box's own place)."""
+    t, s = np.array(target_tokens), np.asarray(source_tokens)
+    top, left, height, width = box
+    at_top, at_left = (top, left) if at is None else at
+    if min(top, left, at_top, at_left) < 0 or max(top, at_top) + height > s.shape[0] \
+            or max(left, at_left) + width > s.shape[1]:
+        raise ValueError(f"box {box} at {(at_top, at_left)} does not fit token grids of shape {s.shape}")
+    t[at_top:at_top + height, at_left:at_left + width] = s[top:top + height, left:left + width]
+    return t
+
+
+def box_distance(shape, box) -> np.ndarray:
+    """Signed distance (pixels, Chebyshev) of each pixel of an (H, W) image to the edge of
+    ``box`` (top, left, height, width) in pixels: 0 on the box's border pixels, negative
+    inside, positive outside."""
+    top, left, height, width = box
+    i, j = np.indices(shape)
+    outside = np.maximum.reduce([top - i, i - (top + height - 1), left - j, j - (left + width - 1)])
+    inside = -np.minimum.reduce([i - top, top + height - 1 - i, j - left, left + width - 1 - j])
+    return np.where(outside > 0, outside, inside)
+
+
+def seam_profile(model, target, source, box, at=None, max_distance: int = 24) -> dict:
+    """Transplant ``box`` (token units) of ``source``'s tokens into ``target``'s and measure
+    the seam: the squared error of the decoded result against the pasted-together
+    reconstructions (the target's outside the box, the source's inside), averaged over
+    pixels at each signed distance d (pixels) from the box's edge, |d| <= max_distance.
+
+    Far from the edge the decoder sees tokens of one photo only and the error is ~0; near it
+    the decoder's receptive field straddles both photos. Returns ``distance`` (pixels),
+    ``mse`` per distance, the decoded ``result`` and the pixel ``composite``."""
+    f = model.image_shape[0] // model.grid_shape[0]
+    x = np.stack([_batch(target)[0], _batch(source)[0]])
+    t = model.encode(x)
+    rec = model.decode(t)
+    mixed = transplant(t[0], t[1], box, at)
+    result = model.decode(mixed[None])[0]
+    top, left, height, width = box
+    at_top, at_left = (top, left) if at is None else at
+    px = (at_top * f, at_left * f, height * f, width * f)
+    composite = rec[0].copy()
+    composite[px[0]:px[0] + px[2], px[1]:px[1] + px[3]] = \
+        rec[1][top * f:(top + height) * f, left * f:(left + width) * f]
+    err = np.mean((result - composite) ** 2, axis=-1)  # (H, W)
+    d = box_distance(err.shape, px)
+    distances = np.arange(-max_distance, max_distance + 1)
+    per = np.array([err[d == k].mean() if np.any(d == k) else np.nan for k in distances])
+    return {"distance": distances, "mse": per, "result": result, "composite": composite,
+            "tokens": mixed, "factor": f}
+
+
+# The photo models' cards: which photos, under which licence, and what each held-out photo gets.
+def held_out_report(model) -> dict:
+    """PSNR and SSIM of ``model.reconstruct`` on each held-out photo at the model's size."""
+    x = held_out(model.image_shape[0])
+    rec = model.reconstruct(x)
+    p, s = psnr(x, rec), ssim(x, rec)
+    return {"size": int(model.image_shape[0]), "bits_per_pixel": token_bits_per_pixel(model),
+            "per_photo": {n: {"psnr_db": round(float(a), 3), "ssim": round(float(b), 4)}
+                          for n, a, b in zip(HELD_OUT, p, s)},
+            "mean_psnr_db": round(float(np.mean(p)), 3), "mean_ssim": round(float(np.mean(s)), 4)}
+
+
+def photo_list(names) -> list[dict]:
+    return [{"photo": n, "source": PHOTOS[n].source, "licence": PHOTOS[n].licence} for n in names]
+
+
+def annotate_card(name: str) -> dict:
+    """Add the photo lists (with licences) and ``held_out_report`` to shipped model ``name``'s card."""
+    import json
+
+    from . import pretrained
+    from .files import atomic_write_text
+
+    card = pretrained.read_card(name)
+    card["photos"] = {"train": photo_list(TRAIN), "held_out": photo_list(HELD_OUT)}
+    card["held_out"] = held_out_report(pretrained.load(name))
+    atomic_write_text(pretrained.card_path(name), json.dumps(card, indent=1) + "\n")
+    return card
+
+
+if __name__ == "__main__":  # python -m vqlab.photos NAME ...: annotate trained photo models' cards
+    import sys
+
+    for _name in sys.argv[1:]:
+        print(_name, annotate_card(_name)["held_out"])

@@ -147,29 +147,12 @@ register_data(f"photo_thumbnails{PHOTO_SMALL}", _photos.thumbnail_data(PHOTO_SMA
 register(Recipe("photo_f4", lambda: PhotoVQVAE(512, 32, factor=4),
                 "Photo VQ-VAE, f=4 (256x256 -> 64x64 tokens), 512 codes of size 32, two residual "
                 "blocks each side; random 64x64 crops of the training photos (chapter 11).",
-                data=f"photo_crops{PHOTO_CROP}", epochs=14, batch_size=32, learning_rate=cosine(VQ_LEARNING_RATE)))
+                data=f"photo_crops{PHOTO_CROP}", epochs=6, batch_size=16, learning_rate=cosine(VQ_LEARNING_RATE)))
 register(Recipe("photo_f8", lambda: PhotoVQVAE(512, 32, factor=8),
                 "Photo VQ-VAE, f=8 like DALL·E's dVAE (256x256 -> 32x32 tokens), 512 codes of size 32 "
                 "(chapter 11).",
-                data=f"photo_crops{PHOTO_CROP}", epochs=6, batch_size=32, learning_rate=cosine(VQ_LEARNING_RATE)))
+                data=f"photo_crops{PHOTO_CROP}", epochs=4, batch_size=16, learning_rate=cosine(VQ_LEARNING_RATE)))
 register(Recipe("photo_small", lambda: PhotoVQVAE(512, 32, factor=4, image_shape=(PHOTO_SMALL, PHOTO_SMALL, 3)),
                 "Photo VQ-VAE, f=4, on small images: random crops of the training photos shrunk to "
                 "32x32 (8x8 tokens) (chapter 11).",
                 data=f"photo_thumbnails{PHOTO_SMALL}", epochs=6, batch_size=32, learning_rate=cosine(VQ_LEARNING_RATE)))
-
-# Stage two (chapter 8): a gated PixelCNN prior over vqvae_mnist's token grids, and the
-# small classifier that scores its samples. The token data are encoded afresh on each run.
-from . import prior as _prior  # noqa: E402
-from .quality import DigitClassifier, labelled_mnist  # noqa: E402
-
-PRIOR_LEARNING_RATE = 2e-3
-register_data("vqvae_mnist_tokens", _prior.mnist_tokens)
-register_data("mnist_labelled", labelled_mnist)
-register(Recipe("prior_vqvae_mnist", lambda: _prior.GatedPixelCNN(num_codes=64),
-                "Gated PixelCNN prior (48 channels, 6 layers, vertical + horizontal stacks) over the 7x7 "
-                "token grids of vqvae_mnist, conditioned on the digit label with label dropout 0.2 so it "
-                "is also the unconditional prior (chapter 8).",
-                data="vqvae_mnist_tokens", epochs=12, learning_rate=cosine(PRIOR_LEARNING_RATE)))
-register(Recipe("digit_classifier", lambda: DigitClassifier(),
-                "Small CNN MNIST classifier whose penultimate features measure sample quality (chapter 8).",
-                data="mnist_labelled", epochs=5, learning_rate=cosine(THESIS_LEARNING_RATE)))

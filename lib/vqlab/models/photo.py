@@ -66,7 +66,7 @@ class PhotoVQVAE(VQVAE):
     and ``decode`` work on; training may use smaller crops (any multiple of ``factor``).
     """
 
-    def __init__(self, num_codes: int = 512, code_dim: int = 32, factor: int = 4, channels: int = 128,
+    def __init__(self, num_codes: int = 512, code_dim: int = 32, factor: int = 4, channels: int = 96,
                  res_blocks: int = 2, beta: float = 0.25, image_shape=PHOTO_SHAPE,
                  ema_decay: float | None = None, dead_code_threshold: float | None = DEAD_CODE_THRESHOLD,
                  codebook_init: str = "data", seed: int = 0, **kwargs):
@@ -85,7 +85,7 @@ class PhotoVQVAE(VQVAE):
             raise ValueError(f"image sides {(h, w)} must be divisible by the factor {factor}")
         self.grid_shape = (h // factor, w // factor)
         stages = int(math.log2(factor))
-        widths = stage_widths(stages, self.channels)  # e.g. f=4, 128 channels: [64, 128]
+        widths = stage_widths(stages, self.channels)  # e.g. f=4, 96 channels: [48, 96]
         quantizer = VectorQuantizer(num_codes, code_dim, beta=beta, ema_decay=ema_decay,
                                     dead_code_threshold=dead_code_threshold, seed=self.seed, name="quantizer")
         self.num_codes, self.code_dim, self.beta = quantizer.num_codes, quantizer.code_dim, quantizer.beta
@@ -105,14 +105,13 @@ class PhotoVQVAE(VQVAE):
             + res_stack() + [layers.ReLU(), layers.Conv2D(self.code_dim, 1)], name="encoder")
         self.quantizer = quantizer
         self.quantizer.build((None, None, None, self.code_dim))
-        # Decoder: 3x3 conv from code_dim, residual blocks, stride-2 4x4 transposed convs, 3x3 to pixels.
+        # Decoder: 3x3 conv from code_dim, residual blocks, stride-2 4x4 transposed convs, the last to pixels.
         self.decoder = keras.Sequential(
             [keras.Input((None, None, self.code_dim)), layers.Conv2D(self.channels, 3, padding="same")]
             + res_stack() + [layers.ReLU()]
             + [layers.Conv2DTranspose(f_, 4, strides=2, padding="same", activation="relu")
                for f_ in reversed(widths[:-1])]
-            + [layers.Conv2DTranspose(max(widths[0] // 2, 16), 4, strides=2, padding="same", activation="relu"),
-               layers.Conv2D(c, 3, padding="same")], name="decoder")
+            + [layers.Conv2DTranspose(c, 4, strides=2, padding="same")], name="decoder")
 
     def get_config(self):
         base = LossTermsModel.get_config(self)
