@@ -26,6 +26,7 @@ import numpy as np
 
 from .files import atomic_savez, sha256_file
 from .models import VAE, VQVAE, Autoencoder
+from .dalle import DalleDVAE
 from .models.photo import PhotoVQVAE
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
@@ -46,7 +47,7 @@ def register_class(cls: type) -> type:
     return cls
 
 
-for _cls in (Autoencoder, VAE, VQVAE, PhotoVQVAE):
+for _cls in (Autoencoder, VAE, VQVAE, PhotoVQVAE, DalleDVAE):
     register_class(_cls)
 
 from .prior import GatedPixelCNN  # noqa: E402  (chapter 8's prior and classifier: models only, no training code)
@@ -138,3 +139,21 @@ def load(name: str, root: Path = WEIGHTS_DIR) -> keras.Model:
     card = read_card(name, root)
     model = build(card, str(card_path(name, root)))
     return load_weights_into(model, weights_path(name, root), card["sha256"], name)
+
+
+def main(argv=None) -> int:
+    """``python -m vqlab.pretrained convert-dalle ENCODER DECODER --trust``: see ``vqlab.dalle``."""
+    import sys
+
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] != ["convert-dalle"]:
+        print("usage: python -m vqlab.pretrained convert-dalle ENCODER DECODER --trust [--out DIR]",
+              file=sys.stderr)
+        return 2
+    from . import dalle
+
+    return dalle.main(argv[1:])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
