@@ -7,12 +7,13 @@ export VQLAB_DATA ?= $(HOME)/.cache/vqlab
 export PYTHONHASHSEED := 0
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: book test unit nbval lab data bench weights lock clean help
+.PHONY: book test unit nbval student lab data bench weights lock clean help
 
 help:
 	@echo "make book   - install, fetch MNIST, execute every chapter, write _build/html/index.html"
 	@echo "make test   - install, unit tests, HTML build with warnings as errors, every chapter under nbval"
 	@echo "make lab    - open the chapters in JupyterLab (MyST .md files open as notebooks)"
+	@echo "make student - the student edition: no solutions, stubs for the coding tasks (_build/student/)"
 	@echo "make bench  - per-chapter execution times, model load times, training benchmark"
 	@echo "make weights - retrain every shipped model from scratch"
 
@@ -45,6 +46,11 @@ test: data unit book nbval
 # as root (containers) Jupyter refuses to start without --allow-root: pass it there
 lab: data
 	$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) book/
+
+# Student edition: MyST sources, notebooks and HTML without solutions (tools/student.py);
+# tests/test_student.py, part of `make unit`, checks the sources and runs their exercises.
+student: data
+	$(PY) tools/student.py
 
 bench: data
 	$(PY) benchmarks/chapters.py
