@@ -150,3 +150,8 @@ def test_shipped_photo_models_reconstruct_held_out_photos(name):
     rows = editing.measure_edits(model, x[:1], [editing.Edit("flip x", lambda g: tokens.flip(g, "x"),
                                                             lambda i: tokens.flip(i, "x"))], tokens=t[:1])
     assert rows[0]["psnr_vs_edited_image"] > 15
+
+
+def test_shipped_photo_weights_fit_their_budget():
+    total = sum(pretrained.weights_path(n).stat().st_size for n in SHIPPED)
+    assert total <= 16 * 2**20, f"{total / 2**20:.1f} MiB of photo weights"

@@ -13,7 +13,7 @@ import pytest
 from vqlab import pretrained, recipes, train
 from vqlab.models import VQVAE
 
-SHIPPED = pretrained.names()
+SHIPPED = [n for n in pretrained.names() if n != "dalle_dvae"]  # a converted dVAE is the reader's, not shipped
 MNIST_BUDGET_BYTES = 16 * 1024 * 1024  # 10 MiB until the thesis' conv + dense VAEs (3.1 MiB each) came
 
 
@@ -41,7 +41,8 @@ def test_card_says_how_it_was_made_and_matches_the_file(name):
 
 
 def test_shipped_mnist_weights_fit_the_budget():
-    total = sum(pretrained.weights_path(n).stat().st_size for n in SHIPPED)
+    mnist = [n for n in SHIPPED if not pretrained.read_card(n)["data"].startswith("photo")]  # photos: own budget
+    total = sum(pretrained.weights_path(n).stat().st_size for n in mnist)
     assert total < MNIST_BUDGET_BYTES, f"{total / 2**20:.1f} MiB of weights"
 
 
