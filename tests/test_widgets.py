@@ -366,6 +366,8 @@ def test_the_lab_settings_override_opens_markdown_with_jupytext_notebook(tmp_pat
     assert not error
     viewers = overrides["@jupyterlab/docmanager-extension:plugin"]["defaultViewers"]
     assert viewers == {"markdown": "Jupytext Notebook", "myst": "Jupytext Notebook"}
+    # a lab machine may be offline: JupyterLab neither asks to fetch news nor checks for updates
+    assert overrides["@jupyterlab/apputils-extension:notification"] == {"fetchNews": "false", "checkForUpdates": False}
     static = Path(sys.prefix) / "share" / "jupyter" / "labextensions" / "jupyterlab-jupytext" / "static"
     bundles = "".join(p.read_text(errors="ignore") for p in static.glob("*.js"))
     assert 'FACTORY="Jupytext Notebook"' in bundles, "jupytext's extension no longer names its factory so"
