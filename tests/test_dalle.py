@@ -106,6 +106,12 @@ def test_state_conversion_names_missing_and_unknown_keys(small):
         dalle.from_torch_state(state, dec.state_dict(), image_shape=(64, 64, 3))
 
 
+def test_parameter_count_without_building():
+    model = dalle.DalleDVAE(**SMALL, image_shape=(64, 64, 3)).build_all()
+    assert dalle.parameter_count(**SMALL) == model.count_params()
+    assert dalle.parameter_count() == 97_616_006  # the released dVAE (counted once by building it)
+
+
 def test_tokens_are_checked():
     model = dalle.DalleDVAE(**SMALL, image_shape=(64, 64, 3)).build_all()
     with pytest.raises(ValueError, match=r"\[0, 512\)"):

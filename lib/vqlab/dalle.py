@@ -274,6 +274,30 @@ class DalleDVAE(LossTermsModel):
                 yield part, name, conv
 
 
+def parameter_count(n_hid: int = 256, n_blk_per_group: int = 2, vocab_size: int = 8192, n_init: int = 128,
+                    channels: int = 3) -> int:
+    """Weights of a ``DalleDVAE`` of this config, counted without building it (the released
+    config's 98 M parameters take a while to initialise)."""
+    def conv(n_in, n_out, k):
+        return n_in * n_out * k * k + n_out
+
+    def blocks(n_in, widths, kernels):
+        total = 0
+        for width in widths:
+            for _ in range(n_blk_per_group):
+                h = width // 4
+                total += (conv(n_in, width, 1) if n_in != width else 0) + sum(
+                    conv(a, b, k) for a, b, k in zip((n_in, h, h, h), (h, h, h, width), kernels))
+                n_in = width
+        return total
+
+    encoder = conv(channels, n_hid, 7) + blocks(n_hid, _group_widths(n_hid, False), ENCODER_KERNELS) \
+        + conv(8 * n_hid, vocab_size, 1)
+    decoder = conv(vocab_size, n_init, 1) + blocks(n_init, _group_widths(n_hid, True), DECODER_KERNELS) \
+        + conv(n_hid, 2 * channels, 1)
+    return encoder + decoder
+
+
 # Conversion from the PyTorch reference ----------------------------------------------------------
 def _numpy(value) -> np.ndarray:
     value = value.detach().cpu().numpy() if hasattr(value, "detach") else value
