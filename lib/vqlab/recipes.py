@@ -156,3 +156,20 @@ register(Recipe("photo_small", lambda: PhotoVQVAE(512, 32, factor=4, image_shape
                 "Photo VQ-VAE, f=4, on small images: random crops of the training photos shrunk to "
                 "32x32 (8x8 tokens) (chapter 11).",
                 data=f"photo_thumbnails{PHOTO_SMALL}", epochs=6, batch_size=32, learning_rate=cosine(VQ_LEARNING_RATE)))
+
+# Stage two (chapter 8): a gated PixelCNN prior over vqvae_mnist's token grids, and the
+# small classifier that scores its samples. The token data are encoded afresh on each run.
+from . import prior as _prior  # noqa: E402
+from .quality import DigitClassifier, labelled_mnist  # noqa: E402
+
+PRIOR_LEARNING_RATE = 2e-3
+register_data("vqvae_mnist_tokens", _prior.mnist_tokens)
+register_data("mnist_labelled", labelled_mnist)
+register(Recipe("prior_vqvae_mnist", lambda: _prior.GatedPixelCNN(num_codes=64),
+                "Gated PixelCNN prior (48 channels, 6 layers, vertical + horizontal stacks) over the 7x7 "
+                "token grids of vqvae_mnist, conditioned on the digit label with label dropout 0.2 so it "
+                "is also the unconditional prior (chapter 8).",
+                data="vqvae_mnist_tokens", epochs=12, learning_rate=cosine(PRIOR_LEARNING_RATE)))
+register(Recipe("digit_classifier", lambda: DigitClassifier(),
+                "Small CNN MNIST classifier whose penultimate features measure sample quality (chapter 8).",
+                data="mnist_labelled", epochs=5, learning_rate=cosine(THESIS_LEARNING_RATE)))
