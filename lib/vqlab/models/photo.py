@@ -32,6 +32,19 @@ PHOTO_SHAPE = (256, 256, 3)
 PHOTO_BATCH = 8  # photos per forward pass in encode/decode: a 256x256 photo's activations are large
 
 
+def relu(x):
+    """max(x, 0). Written as a maximum, not tf.nn.relu: TensorFlow's graph optimizer tries to
+    fuse convolution + add + relu in a residual block, fails, and prints an error in the book."""
+    return keras.ops.maximum(x, 0.0)
+
+
+class ReLU(layers.Layer):
+    """``relu`` as a layer, for the Sequential stacks."""
+
+    def call(self, x):
+        return relu(x)
+
+
 @keras.saving.register_keras_serializable(package="vqlab")
 class ResidualBlock(layers.Layer):
     """x + conv1x1(relu(conv3x3(relu(x)))): the VQ-VAE paper's residual block, channels kept."""
@@ -47,7 +60,7 @@ class ResidualBlock(layers.Layer):
         self.conv1.build(tuple(input_shape[:-1]) + (self.hidden,))
 
     def call(self, x):
-        return x + self.conv1(keras.ops.relu(self.conv3(keras.ops.relu(x))))
+        return x + self.conv1(relu(self.conv3(relu(x))))
 
     def get_config(self):
         return {**super().get_config(), "channels": self.channels, "hidden": self.hidden}
@@ -102,13 +115,13 @@ class PhotoVQVAE(VQVAE):
             [keras.Input((None, None, c))]
             + [layers.Conv2D(f_, 4, strides=2, padding="same", activation="relu") for f_ in widths[:-1]]
             + [layers.Conv2D(widths[-1], 4, strides=2, padding="same")]
-            + res_stack() + [layers.ReLU(), layers.Conv2D(self.code_dim, 1)], name="encoder")
+            + res_stack() + [ReLU(), layers.Conv2D(self.code_dim, 1)], name="encoder")
         self.quantizer = quantizer
         self.quantizer.build((None, None, None, self.code_dim))
         # Decoder: 3x3 conv from code_dim, residual blocks, stride-2 4x4 transposed convs, the last to pixels.
         self.decoder = keras.Sequential(
             [keras.Input((None, None, self.code_dim)), layers.Conv2D(self.channels, 3, padding="same")]
-            + res_stack() + [layers.ReLU()]
+            + res_stack() + [ReLU()]
             + [layers.Conv2DTranspose(f_, 4, strides=2, padding="same", activation="relu")
                for f_ in reversed(widths[:-1])]
             + [layers.Conv2DTranspose(c, 4, strides=2, padding="same")], name="decoder")
