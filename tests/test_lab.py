@@ -44,6 +44,7 @@ def assert_fails(capsys, check, fn, *hint_words):
 # (check, the library's own function) ---------------------------------------------------
 
 REFERENCES = [
+    (lab.check_log_mean_exp, lambda a: losses.log_mean_exp(a, axis=0)),
     (lab.check_kl_discrete, theory.kl_discrete),
     (lab.check_elbo, losses.elbo),
     (lab.check_active_units, metrics.active_units),
@@ -71,6 +72,10 @@ def test_library_function_passes(capsys, check, fn):
 # Typical mistakes, each with the words its hint must contain ----------------------------
 
 MISTAKES = {
+    "lme_naive": (lab.check_log_mean_exp, lambda a: np.log(np.mean(np.exp(a), axis=0)), ["overflow"]),
+    "lme_no_log_k": (lab.check_log_mean_exp, lambda a: np.log(np.sum(np.exp(a - a.max(0)), axis=0)) + a.max(0),
+                     ["log k"]),
+    "lme_mean_of_logs": (lab.check_log_mean_exp, lambda a: a.mean(axis=0), ["Jensen"]),
     "kl_discrete_swapped": (lab.check_kl_discrete, lambda p, q: theory.kl_discrete(q, p), ["swapped"]),
     "kl_discrete_bits": (lab.check_kl_discrete, lambda p, q: theory.kl_discrete(p, q) / np.log(2), ["bits"]),
     "kl_discrete_0log0": (lab.check_kl_discrete, lambda p, q: float(np.sum(p * np.log(p / q))), ["0 log 0"]),

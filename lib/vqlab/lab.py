@@ -21,6 +21,7 @@ the same input; the one that reproduces the reader's output names the mistake.
 | ``check_reparameterize`` | ``fn(mean, log_var, eps) -> z`` | ``reparameterize`` (= ``VAE.reparameterize``) |
 | ``check_elbo`` | ``fn(x, probs, mean, log_var) -> (n,)`` | ``losses.elbo`` |
 | ``check_active_units`` | ``fn(mean, threshold) -> int`` | ``metrics.active_units`` |
+| ``check_log_mean_exp`` | ``fn(log_w) -> (n,)`` over axis 0 | ``losses.log_mean_exp`` |
 | ``check_nearest_code`` | ``fn(z_e (N, D), codebook (K, D)) -> (N,) ints`` | ``VectorQuantizer.nearest_codes`` |
 | ``check_straight_through`` | ``fn(z_e, z_q) -> quantized`` | value z_q, gradient to z_e only |
 | ``check_commitment_loss`` | ``fn(z_e, z_q, beta) -> scalar`` | ``VectorQuantizer``'s ``commitment_loss`` |
@@ -445,6 +446,36 @@ def check_active_units(fn) -> CheckResult:
         return np.asarray(metrics.active_units(m, t))
 
     return _run("check_active_units", lambda: _compare(fn, cases, reference, mistakes, shape_hint, exact=True))
+
+
+def check_log_mean_exp(fn) -> CheckResult:
+    """``fn(log_w)``: log(mean(exp(log_w))) over axis 0 (k weights per column), without overflow: shape (n,)."""
+    rng = np.random.default_rng(12)
+    ref = lambda a: losses.log_mean_exp(a, axis=0)  # noqa: E731
+    mistakes = [
+        (lambda a: np.log(np.sum(np.exp(a - a.max(0)), axis=0)) + a.max(0), "a log-sum-exp: the mean divides by k, so subtract log k."),
+        (lambda a: losses.log_mean_exp(a, axis=1), "wrong axis: the k weights of one example run along axis 0."),
+        (lambda a: np.mean(a, axis=0), "the mean of the logs is the ELBO-like lower bound (Jensen), not the log of the mean."),
+        (lambda a: np.max(a, axis=0), "the largest weight alone: add log(mean(exp(a - max))) to it."),
+    ]
+
+    def shape_hint(got, expected, args):
+        if got == ():
+            return "one number for everything: average over axis 0 only, one result per column (example)."
+        if got == (args[0].shape[0],):
+            return "wrong axis: the k weights of one example run along axis 0."
+        return None
+
+    cases = [
+        ("log-weights (5, 3) of moderate size", (rng.normal(size=(5, 3)),)),
+        ("log-weights near -1000 nats, where exp underflows to 0", (rng.normal(size=(4, 2)) - 1000.0,)),
+        ("log-weights near +800 nats, where exp overflows", (rng.normal(size=(3, 4)) + 800.0,)),
+        ("one weight per example (k = 1)", (rng.normal(size=(1, 6)),)),
+    ]
+    return _run("check_log_mean_exp", lambda: _compare(
+        fn, cases, ref, mistakes, shape_hint,
+        nan_hint="exp of a large log-weight overflows (or underflows to log 0): subtract the largest "
+                 "log-weight before exp and add it back after the log."))
 
 
 # Vector quantization (chapter 7) ------------------------------------------------------
