@@ -217,14 +217,16 @@ def test_a_click_on_the_scatter_moves_the_latent_to_the_clicked_coordinates():
     ex = widgets.latent_explorer(vae, np.zeros((3, 28, 28, 1)), np.array([3, 7, 1]), extent=4.0)
     # the map from latent to pixels is matplotlib's own: digit 3's point is drawn there
     col, row = ex.latent_to_pixel(1.5, -2.0)
-    assert tuple(ex.background[int(round(row)), int(round(col))]) != (255, 255, 255)
+    assert tuple(ex.palette[ex.background[int(round(row)), int(round(col))]]) != (255, 255, 255)
     ex.click(col, row)
     np.testing.assert_allclose(ex.z, [1.5, -2.0], atol=1e-5)
     assert (ex.z1.value, ex.z2.value) == pytest.approx((1.5, -2.0))
     np.testing.assert_allclose(vae.decoded[-1], [[1.5, -2.0]], atol=1e-5)
     np.testing.assert_allclose(ex.decoded[0, 0, 0], (1.5 + 4) / 8, atol=1e-5)
     assert ex.marker == pytest.approx((col, row))
-    assert tuple(ex.frame[int(round(row)), int(round(col + 6))]) == widgets.MARKER   # the ring
+    shown = png_array(ex.scatter_panel.value)
+    np.testing.assert_array_equal(shown, ex.frame)
+    assert tuple(shown[int(round(row)), int(round(col + 6))]) == widgets.MARKER   # the ring
     # a click whose pixel is a whole number lands within one pixel's worth of latent
     ex.click(round(col), round(row))
     assert np.abs(ex.z - [1.5, -2.0]).max() <= 1 / abs(ex._map[0]) + 1e-6
@@ -321,6 +323,10 @@ def test_pixel_helpers():
     assert rgb.shape == (1, 2, 3) and rgb[0, 1].tolist() == [255, 255, 255]
     assert widgets.zoom(rgb, 3).shape == (3, 6, 3)
     np.testing.assert_array_equal(png_array(widgets.png(rgb)), rgb)
+    grey = widgets.to_uint8(np.array([[[0.0], [1.0]]]))
+    assert grey.shape == (1, 2) and png_array(widgets.png(grey))[0, 1].tolist() == [255, 255, 255]
+    palette = np.array([[1, 2, 3], [200, 100, 50]], np.uint8)
+    np.testing.assert_array_equal(png_array(widgets.png(np.array([[1, 0]], np.uint8), palette)), palette[[[1, 0]]])
     with pytest.raises(ValueError, match=r"\(H, W\), \(H, W, 1\) or \(H, W, 3\)"):
         widgets.to_rgb8(np.zeros((2, 2, 2)))
 

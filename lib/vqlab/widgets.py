@@ -6,7 +6,7 @@ notebook shows (the object displays as that widget, so a chapter calls it in one
 whose methods are the handlers the controls call: a test or a reader can drive it from
 code, ``editor.paint(i, j, k)``, ``explorer.click(col, row)``, and read the state back
 (``editor.tokens``, ``editor.decoded``, ``explorer.z``). Images are ``ipywidgets.Image``
-panels whose PNG bytes are replaced in place (Pillow, fast compression, nearest-neighbour
+panels whose PNG bytes are replaced in place (a small zlib PNG writer, nearest-neighbour
 upscaling with ``np.repeat``); no figure is made after a widget is built. Clicks on an image
 arrive through ipyevents as the pixel of the PNG that was clicked (``dataX``, ``dataY``).
 Every range is bounded by the grid, the codebook or the data, so the controls cannot reach
@@ -72,8 +72,9 @@ The JavaScript versions of the static book follow these.
 
 from __future__ import annotations
 
-import io
 import math
+import struct
+import zlib
 
 import ipywidgets as w
 import numpy as np
@@ -92,6 +93,7 @@ BLOCK = 3            # a palette tile is what a BLOCK x BLOCK patch of one code 
 TILE_PX = 24         # px: palette tiles are upscaled towards this side
 MARKER = (220, 20, 60)   # the current point and the boxes: crimson
 ELLIPSE = (0, 0, 0)
+MAGMA = (colormaps["magma"](np.linspace(0, 1, 256))[:, :3] * 255 + 0.5).astype(np.uint8)  # the seam error's palette
 
 
 # Pixels -------------------------------------------------------------------------------------
@@ -110,6 +112,16 @@ def to_rgb8(image) -> np.ndarray:
     return a
 
 
+def to_uint8(image) -> np.ndarray:
+    """An image as uint8: (H, W) if it has one channel, (H, W, 3) if three (PNG's L and RGB)."""
+    a = np.asarray(image)
+    if a.ndim == 3 and a.shape[-1] == 1:
+        a = a[..., 0]
+    if a.ndim == 2:
+        return a if a.dtype == np.uint8 else (np.clip(a, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    return to_rgb8(a)
+
+
 def zoom(image: np.ndarray, factor: int) -> np.ndarray:
     """Nearest-neighbour upscaling of (H, W, ...) by a whole ``factor``."""
     return image if factor == 1 else np.repeat(np.repeat(image, factor, axis=0), factor, axis=1)
@@ -120,11 +132,24 @@ def zoom_for(side: int, target: int = PANEL) -> int:
     return max(1, target // side)
 
 
-def png(rgb8: np.ndarray) -> bytes:
-    """PNG bytes of a uint8 image (H, W, 3)."""
-    buf = io.BytesIO()
-    Image.fromarray(rgb8).save(buf, format="png", compress_level=PNG_LEVEL)
-    return buf.getvalue()
+def _chunk(tag: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+
+
+def png(pixels: np.ndarray, palette: np.ndarray | None = None) -> bytes:
+    """PNG bytes of uint8 ``pixels``: (H, W) grey, (H, W, 3) colour, or (H, W) indices into
+    ``palette`` (P, 3) uint8 with P <= 256. Written here with zlib at a fast level and no
+    row filters: a 256x256 colour image in a few milliseconds (Pillow's adaptive filters
+    take tens)."""
+    pixels = np.ascontiguousarray(pixels, np.uint8)
+    h, w = pixels.shape[:2]
+    colour_type = 2 if pixels.ndim == 3 else 3 if palette is not None else 0   # RGB, palette, grey
+    rows = np.concatenate([np.zeros((h, 1), np.uint8), pixels.reshape(h, -1)], axis=1)  # filter 0 a row
+    out = [b"\x89PNG\r\n\x1a\n", _chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, colour_type, 0, 0, 0))]
+    if palette is not None:
+        out.append(_chunk(b"PLTE", np.asarray(palette, np.uint8).tobytes()))
+    out += [_chunk(b"IDAT", zlib.compress(rows.tobytes(), PNG_LEVEL)), _chunk(b"IEND", b"")]
+    return b"".join(out)
 
 
 def tile(images: np.ndarray, ncols: int, gap: int = 2, fill: int = 255) -> np.ndarray:
@@ -151,9 +176,10 @@ def outline(rgb8: np.ndarray, top: int, left: int, bottom: int, right: int, colo
     rgb8[t:b, max(r - width, lft):r] = colour
 
 
-def ring(rgb8: np.ndarray, col: float, row: float, radius: float = 6.0, colour=MARKER):
-    """Draw a ring of ``radius`` px (2 px thick, white inside) around (col, row) in place."""
-    H, W, _ = rgb8.shape
+def ring(rgb8: np.ndarray, col: float, row: float, radius: float = 6.0, colour=MARKER, inside=(255, 255, 255)):
+    """Draw a ring of ``radius`` px (2 px thick, lined with ``inside``) around (col, row) in
+    place; on palette indices (H, W) the colours are indices too."""
+    H, W = rgb8.shape[:2]
     r0, r1 = int(max(row - radius - 2, 0)), int(min(row + radius + 3, H))
     c0, c1 = int(max(col - radius - 2, 0)), int(min(col + radius + 3, W))
     if r0 >= r1 or c0 >= c1:
@@ -161,7 +187,7 @@ def ring(rgb8: np.ndarray, col: float, row: float, radius: float = 6.0, colour=M
     rr, cc = np.mgrid[r0:r1, c0:c1]
     d = np.hypot(rr - row, cc - col)
     patch = rgb8[r0:r1, c0:c1]
-    patch[(d >= radius - 3) & (d < radius - 1)] = (255, 255, 255)
+    patch[(d >= radius - 3) & (d < radius - 1)] = inside
     patch[(d >= radius - 1) & (d <= radius + 1)] = colour
 
 
@@ -229,7 +255,14 @@ class LatentExplorer(_Widget):
             self.mean, self.std = vae.encode(x), None
         if self.mean.shape[1] != 2:
             raise ValueError(f"latent_explorer shows a 2-D latent space, the model's has {self.mean.shape[1]} dimensions")
-        self.background, self._map = _scatter_background(self.mean, self.labels, self.extent)
+        rgb, self._map = _scatter_background(self.mean, self.labels, self.extent)
+        # drawn on as palette indices: 253 colours of the scatter, then the ring's and the ellipse's
+        quantized = Image.fromarray(rgb).quantize(colors=253, method=Image.Quantize.MEDIANCUT)
+        self.background = np.asarray(quantized)                                 # (S, S) indices
+        colours = np.asarray(quantized.getpalette(), np.uint8).reshape(-1, 3)[:253]
+        colours = np.concatenate([colours, np.zeros((253 - len(colours), 3), np.uint8)])
+        self.palette = np.concatenate([colours, [MARKER, (255, 255, 255), ELLIPSE]]).astype(np.uint8)
+        self._ink = {"marker": 253, "white": 254, "ellipse": 255}
         self.z, self.index, self.posterior_shown = np.zeros(2, np.float32), 0, False
         self._quiet = False
 
@@ -282,7 +315,7 @@ class LatentExplorer(_Widget):
         if self.digit.value != self.index:
             self.digit.value = self.index            # calls select again through the observer
             return
-        self.digit_panel.value = png(zoom(to_rgb8(self.x[self.index]), zoom_for(self.x.shape[1])))
+        self.digit_panel.value = png(zoom(to_uint8(self.x[self.index]), zoom_for(self.x.shape[1])))
         self._draw()
 
     def show_posterior(self, shown: bool):
@@ -301,18 +334,18 @@ class LatentExplorer(_Widget):
             t = np.linspace(0.0, 2 * np.pi, 400)
             pts = self.mean[i] + 2.0 * self.std[i] * np.stack([np.cos(t), np.sin(t)], 1)   # (400, 2)
             cols, rows = self.latent_to_pixel(pts[:, 0], pts[:, 1])
-            H, W, _ = frame.shape
+            H, W = frame.shape
             for dr in (0, 1):
                 for dc in (0, 1):
                     r, c = np.round(rows).astype(int) + dr, np.round(cols).astype(int) + dc
                     ok = (r >= 0) & (r < H) & (c >= 0) & (c < W)
-                    frame[r[ok], c[ok]] = ELLIPSE
+                    frame[r[ok], c[ok]] = self._ink["ellipse"]
         self.marker = self.latent_to_pixel(*self.z)
-        ring(frame, *self.marker)
-        self.frame = frame
-        self.scatter_panel.value = png(frame)
+        ring(frame, *self.marker, colour=self._ink["marker"], inside=self._ink["white"])
+        self.frame = self.palette[frame]                                       # (S, S, 3) as shown
+        self.scatter_panel.value = png(frame, self.palette)
         self.decoded = np.asarray(self.vae.decode(self.z[None]))[0]
-        self.decoded_panel.value = png(zoom(to_rgb8(self.decoded), zoom_for(self.decoded.shape[0])))
+        self.decoded_panel.value = png(zoom(to_uint8(self.decoded), zoom_for(self.decoded.shape[0])))
         q = ""
         if self.posterior_shown:
             q = (f", q(z|x): mean ({self.mean[i, 0]:.2f}, {self.mean[i, 1]:.2f}), "
@@ -408,7 +441,7 @@ class TokenEditor(_Widget):
         self.split = w.IntSlider(self.w // 2, 0, self.w, description="split", continuous_update=False)
         self.combine_button = w.Button(description="combine", disabled=self.second is None)
         self.code_slider = w.IntSlider(0, 0, self.num_codes - 1, description="code")
-        self.image_panel = _image_panel(zoom(to_rgb8(self._one(self.image)), zoom_for(model.image_shape[0])))
+        self.image_panel = _image_panel(zoom(to_uint8(self._one(self.image)), zoom_for(model.image_shape[0])))
         self.tokens_panel, self.decoded_panel, self.palette_panel = _image_panel(), _image_panel(), _image_panel()
         self.status = w.HTML()
         self._events = [_on_click(self.tokens_panel, self.click_tokens),
@@ -427,7 +460,7 @@ class TokenEditor(_Widget):
         panels = [("image", self.image_panel), ("tokens (click to paint)", self.tokens_panel),
                   ("decoded tokens", self.decoded_panel)]
         if second is not None:
-            panels.append(("second image", _image_panel(zoom(to_rgb8(self._one(second)),
+            panels.append(("second image", _image_panel(zoom(to_uint8(self._one(second)),
                                                              zoom_for(model.image_shape[0])))))
         rows = [_row(*panels),
                 w.HBox([self.dx, self.dy, self.fill, self.shift_button]),
@@ -533,13 +566,18 @@ class TokenEditor(_Widget):
         self._render()
 
     def _render(self):
-        grid = zoom(self.colours[self.tokens], self.cell)                    # (h*cell, w*cell, 3)
+        K = self.num_codes
+        if K < 256:                      # codes as palette indices, white borders as index K
+            grid = zoom(self.tokens.astype(np.uint8), self.cell)             # (h*cell, w*cell)
+            white, palette = K, np.concatenate([self.colours, [[255, 255, 255]]])
+        else:
+            grid, white, palette = zoom(self.colours[self.tokens], self.cell), 255, None
         if self.cell >= 8:                                                   # cell borders
-            grid[::self.cell, :] = 255
-            grid[:, ::self.cell] = 255
-        self.tokens_panel.value = png(grid)
+            grid[::self.cell, :] = white
+            grid[:, ::self.cell] = white
+        self.tokens_panel.value = png(grid, palette)
         self.decoded = np.asarray(self.model.decode(self.tokens[None]))[0]
-        self.decoded_panel.value = png(zoom(to_rgb8(self.decoded), zoom_for(self.decoded.shape[0])))
+        self.decoded_panel.value = png(zoom(to_uint8(self.decoded), zoom_for(self.decoded.shape[0])))
         self._status()
 
     def _status(self):
@@ -626,9 +664,9 @@ class Transplant(_Widget):
         tgt = zoom(to_rgb8(self.target_image), z)
         outline(tgt, i * s, j * s, (i + bh) * s, (j + bw) * s)
         self.source_panel.value, self.target_panel.value = png(src), png(tgt)
-        self.decoded_panel.value = png(zoom(to_rgb8(self.decoded), z))
-        err = (colormaps["magma"](np.clip(error / 0.5, 0, 1))[..., :3] * 255).astype(np.uint8)  # 0.5 = white
-        self.error_panel.value = png(zoom(err, z))
+        self.decoded_panel.value = png(zoom(to_uint8(self.decoded), z))
+        level = (np.clip(error / 0.5, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)   # 0.5 and more: white
+        self.error_panel.value = png(zoom(level, z), MAGMA)
         psnr = float(metrics.psnr_of_mse(self.seam_mse))
         self.status.value = (f"box rows [{r0}, {r1}) x cols [{c0}, {c1}) to ({i}, {j}) &nbsp;|&nbsp; "
                              f"seam error (decoded vs pasted): MSE {self.seam_mse:.4f}, PSNR {psnr:.1f} dB")
@@ -735,6 +773,7 @@ class PriorSampler(_Widget):
         self._draw()
 
     def _draw(self):
+        self.status.value = "sampling..."
         self.samples = np.asarray(self._sample(self.prior, self.n, temperature=self.temperature.value,
                                                label=self.label.value, seed=self.seed))
         self.images = np.asarray(self.vqvae.decode(self.samples))
