@@ -23,7 +23,7 @@ EXERCISES = "\n## Exercises\n"
 # chapters 2-11 that must carry at least three exercises, each with a solution
 # (chapters 8 and 11, book/prior.md and book/photos.md, join this list once their exercises are in)
 EXERCISE_CHAPTERS = ["latent_spaces", "autoencoders", "vae", "kl_divergence", "elbo", "vqvae",
-                     "experiments_vae", "experiments_vqvae"]
+                     "experiments_vae", "likelihood", "experiments_vqvae"]
 MIN_EXERCISES = 3
 
 
