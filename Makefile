@@ -56,6 +56,7 @@ bench: data
 	$(PY) benchmarks/chapters.py
 	$(PY) benchmarks/load_models.py
 	$(PY) benchmarks/train_vqvae.py
+	$(PY) benchmarks/photos.py
 	$(PY) benchmarks/prior.py
 	$(PY) benchmarks/widgets.py
 
