@@ -374,3 +374,15 @@ if __name__ == "__main__":  # python -m vqlab.photos NAME ...: annotate trained 
 
     for _name in sys.argv[1:]:
         print(_name, annotate_card(_name)["held_out"])
+
+
+def at_size(model, size: int):
+    """The same trained photo model for ``size`` x ``size`` images (its layers are all
+    convolutional, so only ``image_shape`` and the grid change): e.g. the f = 4 model on
+    32 x 32 thumbnails, or on 512 x 512 photos."""
+    config = {**model.get_config(), "image_shape": (size, size, model.image_shape[-1])}
+    config.pop("name", None)
+    other = type(model).from_config(config)
+    other(np.zeros((1,) + tuple(other.image_shape), np.float32))  # create every weight
+    other.set_weights(model.get_weights())
+    return other
