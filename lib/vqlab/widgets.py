@@ -381,7 +381,8 @@ def code_patches(model, block: int = BLOCK) -> np.ndarray:
     codes = (np.arange(n_grids * per_grid) % K).reshape(n_grids, rows, cols)
     grids = np.repeat(np.repeat(codes, b, 1), b, 2)                          # (g, rows*b, cols*b)
     grids = np.pad(grids, ((0, 0), (0, h - rows * b), (0, w - cols * b)), mode="edge")
-    images = np.asarray(model.decode(grids))                                # (g, H, W, C)
+    # one grid at a time: the batch shape the editor decodes anyway (no second graph trace)
+    images = np.concatenate([np.asarray(model.decode(g[None])) for g in grids])   # (g, H, W, C)
     f = images.shape[1] // h                                                 # pixels per token
     P = b * f
     patches = images[:, :rows * P, :cols * P].reshape(n_grids, rows, P, cols, P, -1)
