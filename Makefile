@@ -7,7 +7,7 @@ export VQLAB_DATA ?= $(HOME)/.cache/vqlab
 export PYTHONHASHSEED := 0
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: book test unit nbval student lab data bench weights lock clean help
+.PHONY: book test unit browser nbval student lab data bench weights lock clean help
 
 help:
 	@echo "make book   - install, fetch MNIST, execute every chapter, write _build/html/index.html"
@@ -36,12 +36,16 @@ book: data
 	@echo "Open _build/html/index.html"
 
 unit: data
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q tests --ignore=tests/test_browser.py
+
+# The built book in headless Chromium, offline (skips where Chromium is missing).
+browser: book
+	$(PY) -m pytest -q -rs -s tests/test_browser.py
 
 nbval: book
 	$(PY) tools/nbval_chapters.py
 
-test: data unit book nbval
+test: data unit book browser nbval
 
 # as root (containers) Jupyter refuses to start without --allow-root: pass it there
 lab: data
