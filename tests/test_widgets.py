@@ -381,3 +381,11 @@ def test_the_lab_settings_override_opens_markdown_with_jupytext_notebook(tmp_pat
     if not installed.exists():
         pytest.skip(f"{installed} is written by `make` (this venv was not made by it)")
     assert json.loads(installed.read_text()) == json.loads(source.read_text())
+
+
+def test_transplant_starts_with_the_given_box():
+    model = BlockVQ()
+    target, source = random_tokens(model, 1), random_tokens(model, 2)
+    tr = widgets.transplant(model, image_of(model, target), image_of(model, source), box=((0, 2), (1, 3), (5, 4)))
+    assert tr.box == ((0, 2), (1, 3), (5, 4)) and tr.rows.value == (0, 2) and tr.to_col.value == 4
+    np.testing.assert_array_equal(tr.tokens[5:7, 4:6], source[0:2, 1:3])

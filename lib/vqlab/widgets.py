@@ -601,7 +601,7 @@ class Transplant(_Widget):
     ``tokens`` (the target's grid with the box pasted), ``decoded``, ``pasted`` (the pixel
     paste of the reconstructions), ``seam_mse``."""
 
-    def __init__(self, model, target, source):
+    def __init__(self, model, target, source, box=None):
         self.model = model
         self.h, self.w = tuple(model.grid_shape)
         self.target_tokens = _grid_of(model, target).astype(np.int64)
@@ -628,7 +628,7 @@ class Transplant(_Widget):
             _row(("source", self.source_panel), ("target", self.target_panel), ("decoded", self.decoded_panel),
                  ("seam error |decoded - pasted|", self.error_panel)),
             w.HBox([self.rows, self.cols]), w.HBox([self.to_row, self.to_col]), self.status])
-        self.set_box(self.rows.value, self.cols.value, (self.to_row.value, self.to_col.value))
+        self.set_box(*(box or (self.rows.value, self.cols.value, (self.to_row.value, self.to_col.value))))
 
     def set_box(self, rows: tuple[int, int], cols: tuple[int, int], to: tuple[int, int]):
         """Move source rows [r0, r1) x cols [c0, c1) to the target cell ``to`` (its top-left);
@@ -673,10 +673,12 @@ class Transplant(_Widget):
                              f"seam error (decoded vs pasted): MSE {self.seam_mse:.4f}, PSNR {psnr:.1f} dB")
 
 
-def transplant(model, target, source) -> Transplant:
+def transplant(model, target, source, box=None) -> Transplant:
     """Move a box of ``source``'s tokens into ``target``'s grid and decode: the result beside
-    the pixel paste of the two reconstructions, and the seam error between them."""
-    return Transplant(model, target, source)
+    the pixel paste of the two reconstructions, and the seam error between them. ``box``, the
+    first state: ((r0, r1), (c0, c1), (i, j)), source rows and columns and where the box's
+    top-left cell lands, in tokens (default: a quarter of the grid, at the same place)."""
+    return Transplant(model, target, source, box)
 
 
 # The loss balance -----------------------------------------------------------------------
