@@ -147,9 +147,11 @@ def test_shipped_photo_models_reconstruct_held_out_photos(name):
     p = photos.psnr(x, model.decode(t))
     assert np.mean(p) == pytest.approx(card["held_out"]["mean_psnr_db"], abs=0.05)
     # chapter 10's measurement works on photo token grids unchanged
-    rows = editing.measure_edits(model, x[:1], [editing.Edit("flip x", lambda g: tokens.flip(g, "x"),
-                                                            lambda i: tokens.flip(i, "x"))], tokens=t[:1])
-    assert rows[0]["psnr_vs_edited_image"] > 15
+    edits = [editing.Edit("identity", lambda g: g, lambda i: i),
+             editing.Edit("flip x", lambda g: tokens.flip(g, "x"), lambda i: tokens.flip(i, "x"))]
+    same, flipped = editing.measure_edits(model, x, edits, tokens=t)
+    assert same["psnr_vs_edited_image"] == pytest.approx(np.mean(p), abs=1e-6)
+    assert same["psnr_vs_edited_image"] - 6 < flipped["psnr_vs_edited_image"] < same["psnr_vs_edited_image"]
 
 
 def test_shipped_photo_weights_fit_their_budget():
