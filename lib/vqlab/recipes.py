@@ -147,7 +147,7 @@ register_data(f"photo_thumbnails{PHOTO_SMALL}", _photos.thumbnail_data(PHOTO_SMA
 register(Recipe("photo_f4", lambda: PhotoVQVAE(512, 32, factor=4),
                 "Photo VQ-VAE, f=4 (256x256 -> 64x64 tokens), 512 codes of size 32, two residual "
                 "blocks each side; random 64x64 crops of the training photos (chapter 11).",
-                data=f"photo_crops{PHOTO_CROP}", epochs=6, batch_size=16, learning_rate=cosine(VQ_LEARNING_RATE)))
+                data=f"photo_crops{PHOTO_CROP}", epochs=12, batch_size=16, learning_rate=cosine(VQ_LEARNING_RATE)))
 register(Recipe("photo_f8", lambda: PhotoVQVAE(512, 32, factor=8),
                 "Photo VQ-VAE, f=8 like DALL·E's dVAE (256x256 -> 32x32 tokens), 512 codes of size 32 "
                 "(chapter 11).",
