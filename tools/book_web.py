@@ -198,18 +198,21 @@ def merge_streams(app, doctree, docname):
     executed notebooks nbval reads keep their outputs as they were."""
     from docutils import nodes
 
-    for block in list(doctree.findall(nodes.literal_block)):
-        classes = block.get("classes", [])
-        if "stream" not in classes or block.parent is None:
-            continue
-        following = block.next_node(descend=False, siblings=True)
-        while isinstance(following, nodes.literal_block) and following.get("classes", []) == classes:
-            text = block.astext()
-            text = text + ("" if text.endswith("\n") else "\n") + following.astext()
-            block.children = [nodes.Text(text)]
-            block.rawsource = text
-            following.parent.remove(following)
-            following = block.next_node(descend=False, siblings=True)
+    def stream(node):
+        return isinstance(node, nodes.literal_block) and "stream" in node.get("classes", [])
+
+    for parent in list(doctree.findall(nodes.Element)):
+        i = 0
+        while i < len(parent.children) - 1:
+            a, b = parent[i], parent[i + 1]
+            if stream(a) and stream(b) and a["classes"] == b["classes"]:
+                text = a.astext()
+                text += ("" if text.endswith("\n") else "\n") + b.astext()
+                a[:] = [nodes.Text(text)]
+                a.rawsource = text
+                del parent[i + 1]
+            else:
+                i += 1
 
 
 def setup(app):
