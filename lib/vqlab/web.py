@@ -72,6 +72,12 @@ def _gray8(images) -> np.ndarray:
     return (np.clip(a.reshape(a.shape[:3]), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
 
+def _rgb8(image, palette=None) -> np.ndarray:
+    """A widget's panel as uint8 (H, W, 3): colours as they are, or indices into ``palette``."""
+    image = np.asarray(image)
+    return np.asarray(palette, np.uint8)[image] if image.ndim == 2 and palette is not None else image
+
+
 def decoder_spec(decoder) -> list[dict]:
     """The layers of a Keras Sequential decoder as plain data for the page's forward pass."""
     from keras import layers
@@ -107,13 +113,17 @@ def decoder_spec(decoder) -> list[dict]:
 
 def export_latent_model(name: str = LATENT_MODEL) -> tuple[dict, bytes]:
     """The latent explorer of chapter 9 as data, and the PNG sheet of its test digits."""
+    import matplotlib
     from PIL import Image
 
-    from . import pretrained, widgets
+    from . import plots, pretrained, widgets
     from .data import mnist_images, mnist_labels
 
     vae, x, y = pretrained.load(name), mnist_images("test"), mnist_labels("test")
-    ex = widgets.latent_explorer(vae, x, y)
+    with matplotlib.rc_context():  # the scatter is drawn in the book's style, whatever the caller set
+        matplotlib.rcdefaults()
+        plots.use_book_style()
+        ex = widgets.latent_explorer(vae, x, y)
     (c0, r0), (c1, r1) = ex.latent_to_pixel(0.0, 0.0), ex.latent_to_pixel(1.0, 1.0)
     z1 = ex.z1
     n, (H, W) = len(x), x.shape[1:3]
@@ -125,7 +135,7 @@ def export_latent_model(name: str = LATENT_MODEL) -> tuple[dict, bytes]:
     Image.fromarray(sheet).save(buf, format="png", optimize=True)
     model = {"kind": "latent", "name": name, "latent_dim": 2, "image_shape": list(vae.image_shape),
              "layers": decoder_spec(vae.decoder), "extent": float(ex.extent), "step": float(z1.step),
-             "scatter": _png(ex.background), "map": [float(c1 - c0), float(c0), float(r1 - r0), float(r0)],
+             "scatter": _png(_rgb8(ex.background, getattr(ex, "palette", None))), "map": [float(c1 - c0), float(c0), float(r1 - r0), float(r0)],
              "mean": _f32(ex.mean), "std": None if ex.std is None else _f32(ex.std),
              "labels": np.asarray(y).tolist(), "n_digits": n, "sprite_cols": SPRITE_COLS,
              "sprite": f"{name}_digits.png"}
@@ -150,7 +160,7 @@ def export_token_model(name: str = TOKEN_MODEL) -> dict:
             "images": [_gray8(first[None])[0].tolist(), _gray8(second[None])[0].tolist()],
             "colours": ed.colours.tolist(), "inverse": None if ed.inverse is None else ed.inverse.tolist(),
             "cell": ed.cell, "dx": ed.dx.value, "dy": ed.dy.value, "split": ed.split.value,
-            "palette": _png(ed._palette_base), "tile": [th, tw], "palette_cols": cols, "code": ed.code}
+            "palette": _png(_rgb8(ed._palette_base)), "tile": [th, tw], "palette_cols": cols, "code": ed.code}
 
 
 def write_live(dest) -> list[Path]:
