@@ -157,3 +157,14 @@ def test_shipped_prior_beats_the_unigram_by_a_third():
     conditional = P.bits(prior, test["tokens"], test["labels"]).mean()
     assert pixelcnn <= 2 / 3 * unigram
     assert conditional < pixelcnn
+
+
+def test_bernoulli_distortion_of_the_vq_bound():
+    """A decoder that outputs the binary image exactly costs -log(1 - clip) nats per pixel."""
+    x = (np.random.default_rng(0).uniform(size=(3, 28, 28, 1)) > 0.5).astype(np.float32)
+    np.testing.assert_allclose(P.bernoulli_distortion(x, x, 0.01), -784 * np.log(0.99), rtol=1e-5)
+    np.testing.assert_allclose(P.bernoulli_distortion(x, 1 - x, 0.01), -784 * np.log(0.01), rtol=1e-5)
+    with pytest.raises(ValueError, match="binary"):
+        P.bernoulli_distortion(x * 0.5, x, 0.01)
+    with pytest.raises(ValueError, match="clip"):
+        P.bernoulli_distortion(x, x, 0.0)

@@ -339,11 +339,11 @@ def influence(prior: GatedPixelCNN, grid, label=None) -> np.ndarray:
 
 # The VQ-VAE's bound on log p(x) --------------------------------------------------------------
 
-def bernoulli_distortion(vqvae, x_binary, tokens, clip: float) -> np.ndarray:
+def bernoulli_distortion(x_binary, decoded, clip: float) -> np.ndarray:
     """-log p(x | z) in nats per image (n,) for binary images ``x_binary`` under a Bernoulli
-    decoder whose pixel probabilities are ``vqvae.decode(tokens)`` kept inside
-    [clip, 1 - clip] (the VQ-VAE's decoder outputs exact zeros and ones, which would
-    give log 0 on a single wrong pixel)."""
+    decoder whose pixel probabilities are the decoded images ``decoded`` (e.g.
+    ``vqvae.decode(tokens)``) kept inside [clip, 1 - clip]: the VQ-VAE's decoder outputs
+    exact zeros and ones, which would give log 0 on a single wrong pixel."""
     from .losses import bernoulli_nll
 
     x = np.asarray(x_binary, np.float32)
@@ -351,7 +351,7 @@ def bernoulli_distortion(vqvae, x_binary, tokens, clip: float) -> np.ndarray:
         raise ValueError("x_binary should hold binary pixels (0 or 1), e.g. data.mnist_binarized")
     if not checks.is_number(clip) or not 0 < clip < 0.5:
         raise ValueError(f"clip should be a number in (0, 0.5), got {clip!r}")
-    probs = np.clip(vqvae.decode(tokens), clip, 1.0 - clip)
+    probs = np.clip(np.asarray(decoded, np.float32), clip, 1.0 - clip)
     return np.asarray(bernoulli_nll(x.reshape(probs.shape), probs), np.float64)
 
 
