@@ -21,9 +21,8 @@ import student  # noqa: E402
 
 EXERCISES = "\n## Exercises\n"
 # chapters 2-11 that must carry at least three exercises, each with a solution
-# (chapter 8, book/prior.md, joins this list once its exercises are in)
 EXERCISE_CHAPTERS = ["latent_spaces", "autoencoders", "vae", "kl_divergence", "elbo", "vqvae",
-                     "experiments_vae", "likelihood", "experiments_vqvae", "photos"]
+                     "prior", "experiments_vae", "likelihood", "experiments_vqvae", "photos"]
 MIN_EXERCISES = 3
 
 
