@@ -112,6 +112,13 @@ register(Recipe("vae_dense_mse", lambda: VAE(2, "dense", "mse"),
 register(Recipe("vae_dense_mse_balanced", lambda: VAE(2, "dense", "mse", kl_weight=1.0 / PIXELS),
                 "Dense VAE, 2-D latent, MSE with the KL term weighted 1/784 so that both "
                 "terms are per pixel (a Gaussian likelihood with variance 1/2) (chapter 9)."))
+# Between the balanced weight (1/784) and the thesis' unweighted KL (1): the sweep that
+# chapter 9's loss-balance slider walks through.
+KL_SWEEP = (0.003, 0.01, 0.03, 0.1)
+for _w in KL_SWEEP:
+    register(Recipe(f"vae_dense_mse_kl{_w}", lambda w=_w: VAE(2, "dense", "mse", kl_weight=w),
+                    f"Dense VAE, 2-D latent, MSE with the KL term weighted {_w}: a point of the "
+                    f"KL-weight sweep between 1/784 and 1 (chapter 9's loss balance)."))
 
 register(Recipe(
     "vqvae_mnist", lambda: VQVAE(num_codes=64, code_dim=16),
