@@ -14,7 +14,7 @@ from vqlab import pretrained, recipes, train
 from vqlab.models import VQVAE
 
 SHIPPED = [n for n in pretrained.names() if n != "dalle_dvae"]  # a converted dVAE is the reader's, not shipped
-MNIST_BUDGET_BYTES = 16 * 1024 * 1024  # 10 MiB until the thesis' conv + dense VAEs (3.1 MiB each) came
+MNIST_BUDGET_BYTES = 20 * 1024 * 1024  # 28 MNIST models (VAEs, VQ-VAEs, the KL sweep, the prior, the classifier); photos: their own 16 MiB
 
 
 def test_every_recipe_of_the_book_is_shipped():
