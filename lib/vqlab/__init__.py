@@ -5,10 +5,10 @@ Modules, one idea each, imported one way (lower rows never import higher ones):
 | layer | modules |
 | --- | --- |
 | data, maths | ``data`` (MNIST anywhere), ``losses`` (ELBO terms), ``metrics``, ``theory``, ``tokens`` |
-| layers, models | ``quantizer`` (vector quantization), ``models`` (autoencoder, VAE, VQ-VAE) |
-| shipped weights | ``pretrained`` (``load(name)``: card + sha256-checked weights) |
+| layers, models | ``quantizer`` (vector quantization), ``models`` (autoencoder, VAE, VQ-VAE, photo VQ-VAE), ``prior`` (gated PixelCNN over token grids: ``sample``, ``log_prob``, ``complete``), ``quality`` (digit classifier, Fréchet distance), ``dalle`` (DALL·E's dVAE in Keras) |
+| shipped weights | ``pretrained`` (``load(name)``: card + sha256-checked weights; ``python -m vqlab.pretrained convert-dalle``) |
 | training | ``recipes`` (how each shipped model is trained), ``train`` (``python -m vqlab.train``) |
-| chapters' tools | ``editing``, ``plots``, ``widgets`` |
+| chapters' tools | ``editing``, ``photos`` (bundled photos, PSNR/SSIM, JPEG rates, seams), ``plots``, ``widgets`` (JupyterLab), ``web`` (the same widgets live in the HTML book), ``lab`` (exercise checks) |
 
 The three model families answer the same calls (x: images (n, H, W[, C]) in [0, 1]):
 
@@ -17,7 +17,7 @@ The three model families answer the same calls (x: images (n, H, W[, C]) in [0, 
 | ``encode(x)`` | code z (n, d) | posterior mean (n, d) | token grid (n, h, w) of ints |
 | ``decode(z)`` | images in [0, 1] | images (pixel probabilities) | images in [0, 1] (clipped) |
 | ``reconstruct(x)`` | ``decode(encode(x))`` | ``decode(encode(x))`` | ``decode(encode(x))`` |
-| ``sample(n, seed)`` | (not a generator) | decode z ~ N(0, I) | (needs a prior: chapter 8) |
+| ``sample(n, seed)`` | (not a generator) | decode z ~ N(0, I) | ``decode(prior.sample(pcnn, n))`` (chapter 8) |
 | ``measure(x)`` | ``mse`` | ``mse``, ``kl``, ``active_units`` | ``mse``, ``usage``, ``perplexity``, ``counts`` |
 | more | | ``posterior(x)`` -> (mean, log_var) | ``encode_latents``, ``quantize_latents``, ``decode_latents``, ``codebook`` |
 
