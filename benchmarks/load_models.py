@@ -4,19 +4,10 @@ The baseline in the same run is building the same model with fresh random weight
 the ratio shows what reading and verifying the weights file adds on this machine.
 """
 
-import time
 
 import vqlab  # noqa: F401  (quiet TensorFlow)
 from vqlab import pretrained
-
-
-def best_of(fn, repeats=3):
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
+from timing import best_of  # benchmarks/timing.py
 
 
 def main():

@@ -11,7 +11,6 @@ import os
 os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
 os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
 
-import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -20,17 +19,9 @@ tf.config.threading.set_intra_op_parallelism_threads(1)  # one CPU core, before 
 tf.config.threading.set_inter_op_parallelism_threads(1)
 
 from vqlab import pretrained, prior  # noqa: E402
+from timing import best_of  # noqa: E402  (benchmarks/timing.py)
 
 N = 64
-
-
-def best_of(fn, repeats=3):
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def main():

@@ -41,6 +41,7 @@ from keras import layers, ops
 
 from . import checks
 from .models.base import LossTermsModel, batched
+from .models.vqvae import VQVAE
 
 LOGIT_LAPLACE_EPS = 0.1   # dall_e.utils.logit_laplace_eps
 GROUP_COUNT = 4
@@ -173,12 +174,7 @@ class DalleDecoder(keras.Model):
         rows = ops.take(self.input_conv.kernel[0, 0], ops.cast(tokens, "int32"), axis=0)
         return self.body(rows + self.input_conv.bias)
 
-    def torch_convs(self):
-        yield "blocks.input", self.input_conv
-        for j, block in enumerate(self.blocks):
-            g, i = divmod(j, self.n_blk_per_group)
-            yield from block.torch_convs(f"blocks.group_{g + 1}.block_{i + 1}")
-        yield "blocks.output.conv", self.output_conv
+    torch_convs = DalleEncoder.torch_convs  # the reference names both halves' convolutions alike
 
 
 class DalleDVAE(LossTermsModel):
@@ -243,19 +239,7 @@ class DalleDVAE(LossTermsModel):
         """Token grids (n, H/8, W/8): the argmax of the logits, int64."""
         return batched(self.graph_call("tokens_of"), self.check_images(x), DVAE_BATCH).astype(np.int64)
 
-    def check_tokens(self, tokens) -> np.ndarray:
-        tokens = np.asarray(tokens)
-        if tokens.ndim == 2:
-            tokens = tokens[None]
-        if tokens.ndim != 3 or tokens.shape[1:] != self.grid_shape:
-            raise ValueError(f"expected token grids of shape (n, {self.grid_shape[0]}, {self.grid_shape[1]}), "
-                             f"got {tokens.shape}")
-        if not np.issubdtype(tokens.dtype, np.integer):
-            raise ValueError(f"tokens must be integers, got dtype {tokens.dtype}")
-        if tokens.size and (tokens.min() < 0 or tokens.max() >= self.num_codes):
-            raise ValueError(f"tokens must lie in [0, {self.num_codes}), got values in "
-                             f"[{tokens.min()}, {tokens.max()}]")
-        return tokens
+    check_tokens = VQVAE.check_tokens  # the same grids, the same errors as the MNIST VQ-VAE's decode
 
     def decode(self, tokens) -> np.ndarray:
         """Images (n, H, W, C) in [0, 1] of token grids (n, H/8, W/8)."""
