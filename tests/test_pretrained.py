@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from vqlab import pretrained, recipes, train
+from vqlab.files import sha256_file
 from vqlab.models import VQVAE
 
 SHIPPED = [n for n in pretrained.names() if n != "dalle_dvae"]  # a converted dVAE is the reader's, not shipped
@@ -34,7 +35,7 @@ def test_card_says_how_it_was_made_and_matches_the_file(name):
     for key in ("class", "config", "command", "data", "epochs", "seed", "metrics_test", "sha256", "history"):
         assert key in card, f"{name}.json lacks {key}"
     assert card["command"] == f"python -m vqlab.train {name}"
-    assert pretrained.sha256_file(pretrained.weights_path(name)) == card["sha256"]
+    assert sha256_file(pretrained.weights_path(name)) == card["sha256"]
     # the card builds the same model the recipe builds (training settings can't drift from loading)
     assert card["config"]["image_shape"] == list(recipes.get(name).build().image_shape)
     assert train.model_config(recipes.get(name).build()) == card["config"]

@@ -5,17 +5,41 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from vqlab.quantizer import VectorQuantizer, codebook_perplexity, kmeans_plus_plus
+import keras
+
+from vqlab import quantizer
+from vqlab.quantizer import (VectorQuantizer, VectorQuantizerEMA, codebook_perplexity,
+                             kmeans_plus_plus)
 
 
 def make_quantizer(num_codes=8, code_dim=4, seed=0, **kwargs):
-    q = VectorQuantizer(num_codes, code_dim, **kwargs)
+    q = quantizer.make_quantizer(num_codes, code_dim, **kwargs)
     q.build((None, code_dim))
     codebook = np.random.default_rng(seed).normal(size=(num_codes, code_dim)).astype(np.float32)
     q.codebook.assign(codebook)
-    if q.ema_decay is not None:
+    if isinstance(q, VectorQuantizerEMA):
         q.ema_sum.assign(codebook)
     return q, codebook
+
+
+def test_one_update_rule_per_class():
+    plain, _ = make_quantizer()
+    ema, _ = make_quantizer(ema_decay=0.9)
+    assert type(plain) is VectorQuantizer and type(ema) is VectorQuantizerEMA
+    assert [w.name for w in plain.weights] == ["codebook", "code_count"]
+    assert [w.name for w in ema.weights] == ["codebook", "code_count", "ema_sum"]
+    assert plain.codebook.trainable and not ema.codebook.trainable
+    z = np.random.default_rng(1).normal(size=(5, 4)).astype(np.float32)
+    p, e = plain(z), ema(z)
+    np.testing.assert_allclose(float(p["loss"]), float(p["codebook_loss"] + p["commitment_loss"]), rtol=1e-6)
+    np.testing.assert_allclose(float(e["loss"]), float(e["commitment_loss"]), rtol=1e-6)
+
+
+@pytest.mark.parametrize("cls, kwargs", [(VectorQuantizer, {}), (VectorQuantizerEMA, {"decay": 0.95})])
+def test_quantizers_round_trip_through_keras_serialization(cls, kwargs):
+    q = cls(8, 4, beta=0.3, dead_code_threshold=0.5, seed=3, **kwargs)
+    again = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(q))
+    assert type(again) is cls and again.get_config() == q.get_config()
 
 
 def numpy_quantize(z, codebook, beta):
@@ -159,7 +183,7 @@ def test_kmeans_plus_plus_one_center_per_cluster():
 
 
 def test_initialize_from_puts_every_code_in_use():
-    q = VectorQuantizer(16, 3, ema_decay=0.9)
+    q = VectorQuantizerEMA(16, 3, decay=0.9)
     q.build((None, 3))
     z = np.random.default_rng(6).normal(size=(40, 5, 3)).astype(np.float32)
     q.initialize_from(z, seed=1)
@@ -198,4 +222,6 @@ def test_bad_arguments_raise():
     with pytest.raises(ValueError, match="dead_code_threshold"):
         VectorQuantizer(8, 4, dead_code_threshold=0)
     with pytest.raises(ValueError, match="ema_decay"):
-        VectorQuantizer(8, 4, ema_decay=1.0)
+        VectorQuantizerEMA(8, 4, decay=1.0)
+    with pytest.raises(ValueError, match="Unrecognized"):  # the EMA rule is its own class
+        VectorQuantizer(8, 4, ema_decay=0.9)

@@ -357,16 +357,10 @@ def photo_list(names) -> list[dict]:
 
 def annotate_card(name: str) -> dict:
     """Add the photo lists (with licences) and ``held_out_report`` to shipped model ``name``'s card."""
-    import json
+    from . import cards, pretrained
 
-    from . import pretrained
-    from .files import atomic_write_text
-
-    card = pretrained.read_card(name)
-    card["photos"] = {"train": photo_list(TRAIN), "held_out": photo_list(HELD_OUT)}
-    card["held_out"] = held_out_report(pretrained.load(name))
-    atomic_write_text(pretrained.card_path(name), json.dumps(card, indent=1) + "\n")
-    return card
+    return cards.update_card(name, photos={"train": photo_list(TRAIN), "held_out": photo_list(HELD_OUT)},
+                             held_out=held_out_report(pretrained.load(name)))
 
 
 if __name__ == "__main__":  # python -m vqlab.photos NAME ...: annotate trained photo models' cards

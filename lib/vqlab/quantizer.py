@@ -13,16 +13,20 @@ The forward value equals z_q, but its gradient with respect to z_e is the identi
 decoder's *gradient* at z_q is copied to the encoder. ``sg`` is stop-gradient. The means
 run over every vector and every component, as Keras' ``mse`` does.
 
-Two options beyond the thesis, from the VQ-VAE paper and its successors:
+Two update rules, one class each (as DeepMind's Sonnet keeps them):
 
-* ``ema_decay``: the codes follow an exponential moving average of the encoder outputs
-  assigned to them (van den Oord et al. 2017, appendix A.1) instead of the codebook
-  loss, so the codebook term is not part of the gradient ``loss``;
-* ``dead_code_threshold``: a code whose moving count of assignments per batch falls
-  below the threshold is dead; it restarts at an encoder output of the current batch.
+* ``VectorQuantizer``: the codes are trained by gradient on the codebook loss, and
+  ``loss = codebook + commitment``;
+* ``VectorQuantizerEMA``: the codes follow an exponential moving average of the encoder
+  outputs assigned to them (van den Oord et al. 2017, appendix A.1) instead of the
+  codebook loss, so ``loss = commitment`` alone.
 
-``call`` returns a dict, so every part is visible; ``loss`` is already the right sum
-for the layer's update rule, so a model adds it and never has to know which terms to drop.
+Both share ``VectorQuantizerBase`` (the search, the straight-through output, the moving
+count of assignments per code and ``dead_code_threshold``: a code whose moving count
+falls below the threshold is dead and restarts at an encoder output of the current batch).
+``call`` returns a dict, so every part is visible; ``loss`` is already the right sum for
+the layer's update rule, so a model adds it and never has to know which terms to drop.
+``make_quantizer(..., ema_decay=None | float)`` picks the class.
 """
 
 from __future__ import annotations
@@ -45,35 +49,39 @@ def perplexity_from_counts(counts):
     return ops.exp(-ops.sum(p * ops.log(p + LOG_FLOOR)))
 
 
-class VectorQuantizer(keras.layers.Layer):
-    """Nearest-neighbour quantizer with a codebook of ``num_codes`` vectors of size ``code_dim``.
+class VectorQuantizerBase(keras.layers.Layer):
+    """What both update rules share: a codebook of ``num_codes`` vectors of size ``code_dim``.
 
-    Weights, created in ``build``: ``codebook`` (K, D), trained by gradient unless
-    ``ema_decay`` is set; ``code_count`` (K,), the moving count of vectors per batch that
-    each code receives (decay ``ema_decay``, or ``COUNT_DECAY``); with ``ema_decay`` also
-    ``ema_sum`` (K, D), the moving sum of the vectors each code receives.
+    Weights, created in ``build``: ``codebook`` (K, D); ``code_count`` (K,), the moving count
+    of vectors per batch each code receives (decay ``count_decay``). Subclasses set
+    ``TRAINABLE_CODEBOOK``, ``count_decay`` and ``combine_losses``, and may extend
+    ``update_codebook`` and ``assign_restarted``.
     """
 
+    TRAINABLE_CODEBOOK = True
+
     def __init__(self, num_codes: int, code_dim: int, beta: float = 0.25,
-                 ema_decay: float | None = None, dead_code_threshold: float | None = None,
-                 seed: int = 0, **kwargs):
+                 dead_code_threshold: float | None = None, seed: int = 0, **kwargs):
         super().__init__(**kwargs)
         if not (is_int(num_codes) and is_int(code_dim)) or num_codes < 1 or code_dim < 1:
-            raise ValueError(f"num_codes and code_dim must be positive integers, got {num_codes!r}, {code_dim!r}")
+            raise ValueError(f"num_codes and code_dim must be positive integers, "
+                             f"got {num_codes!r}, {code_dim!r}")
         if not is_number(beta) or beta < 0:
             raise ValueError(f"beta should be a number >= 0 (the paper uses 0.25), got {beta!r}")
-        if ema_decay is not None and not (is_number(ema_decay) and 0.0 < ema_decay < 1.0):
-            raise ValueError(f"ema_decay should lie in (0, 1) or be None, got {ema_decay!r}")
-        if dead_code_threshold is not None and not (is_number(dead_code_threshold) and dead_code_threshold > 0):
-            raise ValueError(f"dead_code_threshold should be a number > 0 or None, got {dead_code_threshold!r}")
+        if dead_code_threshold is not None and not (
+                is_number(dead_code_threshold) and dead_code_threshold > 0):
+            raise ValueError(f"dead_code_threshold should be a number > 0 or None, "
+                             f"got {dead_code_threshold!r}")
         self.num_codes, self.code_dim, self.beta = int(num_codes), int(code_dim), float(beta)
-        self.ema_decay, self.dead_code_threshold, self.seed = ema_decay, dead_code_threshold, seed
+        self.dead_code_threshold, self.seed = dead_code_threshold, seed
         self.seed_generator = keras.random.SeedGenerator(seed)
+
+    count_decay = COUNT_DECAY
 
     def get_config(self):
         return {**super().get_config(), "num_codes": self.num_codes, "code_dim": self.code_dim,
-                "beta": self.beta, "ema_decay": self.ema_decay,
-                "dead_code_threshold": self.dead_code_threshold, "seed": self.seed}
+                "beta": self.beta, "dead_code_threshold": self.dead_code_threshold,
+                "seed": self.seed}
 
     def build(self, input_shape):
         self._check_last_axis(input_shape)
@@ -81,18 +89,14 @@ class VectorQuantizer(keras.layers.Layer):
         self.codebook = self.add_weight(
             shape=(self.num_codes, self.code_dim), name="codebook",
             initializer=keras.initializers.RandomUniform(-limit, limit, seed=self.seed),
-            trainable=self.ema_decay is None)
+            trainable=self.TRAINABLE_CODEBOOK)
         self.code_count = self.add_weight(shape=(self.num_codes,), name="code_count",
                                           initializer="ones", trainable=False)
-        if self.ema_decay is not None:
-            self.ema_sum = self.add_weight(shape=(self.num_codes, self.code_dim), name="ema_sum",
-                                           initializer="zeros", trainable=False)
-            self.ema_sum.assign(self.codebook)  # count 1 and sum e_k: the EMA starts at the codebook
 
     def _check_last_axis(self, shape):
         if shape[-1] != self.code_dim:  # a reshape to (-1, D) would silently mix vectors
-            raise ValueError(f"VectorQuantizer expects inputs with last axis {self.code_dim}, "
-                             f"got shape {tuple(shape)}")
+            raise ValueError(f"{type(self).__name__} expects inputs with last axis "
+                             f"{self.code_dim}, got shape {tuple(shape)}")
 
     def distances(self, flat):
         """Squared distances (N, K) of each row of ``flat`` (N, D) to each code."""
@@ -108,15 +112,19 @@ class VectorQuantizer(keras.layers.Layer):
         """The code vectors of integer ``indices`` of any shape: indices.shape + (D,)."""
         return ops.take(self.codebook, ops.cast(indices, "int32"), axis=0)
 
+    def combine_losses(self, codebook_loss, commitment_loss):
+        """The gradient ``loss`` of this update rule."""
+        raise NotImplementedError
+
     def call(self, z_e, training=False):
         """Quantize ``z_e`` of shape (..., D).
 
         Returns a dict: ``quantized`` (..., D), the straight-through z_q; ``indices`` (...),
-        int codes; ``loss``, the scalar to add to the reconstruction loss (codebook + commitment,
-        or commitment alone with an EMA codebook); ``codebook_loss`` and ``commitment_loss``
-        (scalars, reported either way); ``perplexity`` (scalar, exp of the entropy of the
-        batch's code histogram) and ``usage`` (scalar, fraction of codes used in the batch).
-        With ``training=True`` the EMA codebook, the moving counts and dead codes are updated.
+        int codes; ``loss``, the scalar to add to the reconstruction loss (right for this
+        class's update rule); ``codebook_loss`` and ``commitment_loss`` (scalars, reported
+        either way); ``perplexity`` (scalar, exp of the entropy of the batch's code
+        histogram) and ``usage`` (scalar, fraction of codes used in the batch). With
+        ``training=True`` the moving counts, dead codes (and an EMA codebook) are updated.
         """
         self._check_last_axis(z_e.shape)
         flat = ops.reshape(z_e, (-1, self.code_dim))                 # (N, D), N = every position
@@ -126,7 +134,6 @@ class VectorQuantizer(keras.layers.Layer):
 
         codebook_loss = ops.mean(ops.square(ops.stop_gradient(flat) - z_q))
         commitment_loss = self.beta * ops.mean(ops.square(flat - ops.stop_gradient(z_q)))
-        loss = commitment_loss if self.ema_decay is not None else codebook_loss + commitment_loss
 
         one_hot = ops.one_hot(indices, self.num_codes)               # (N, K)
         counts = ops.sum(one_hot, axis=0)                            # (K,)
@@ -137,7 +144,7 @@ class VectorQuantizer(keras.layers.Layer):
         return {
             "quantized": ops.reshape(quantized, ops.shape(z_e)),
             "indices": ops.reshape(indices, ops.shape(z_e)[:-1]),
-            "loss": loss,
+            "loss": self.combine_losses(codebook_loss, commitment_loss),
             "codebook_loss": codebook_loss,
             "commitment_loss": commitment_loss,
             "perplexity": perplexity_from_counts(counts),
@@ -145,18 +152,17 @@ class VectorQuantizer(keras.layers.Layer):
         }
 
     def _update(self, flat, one_hot, counts, error):
-        decay = COUNT_DECAY if self.ema_decay is None else self.ema_decay
+        decay = self.count_decay
         self.code_count.assign(decay * self.code_count + (1.0 - decay) * counts)
-        if self.ema_decay is not None:
-            self.ema_sum.assign(decay * self.ema_sum + (1.0 - decay) * ops.matmul(ops.transpose(one_hot), flat))
-            n = ops.sum(self.code_count)
-            smoothed = (self.code_count + LAPLACE_SMOOTHING) / (n + self.num_codes * LAPLACE_SMOOTHING) * n
-            self.codebook.assign(self.ema_sum / smoothed[:, None])
+        self.update_codebook(flat, one_hot)
         if self.dead_code_threshold is not None:
             dead = self.code_count < self.dead_code_threshold
-            ops.cond(ops.any(dead), lambda: self._restart(flat, error, dead), lambda: None)
+            ops.cond(ops.any(dead), lambda: self.restart(flat, error, dead), lambda: None)
 
-    def _restart(self, flat, error, dead):
+    def update_codebook(self, flat, one_hot):
+        """A training step's change of the codes outside the gradient (none by default)."""
+
+    def restart(self, flat, error, dead):
         """Move dead codes onto distinct encoder outputs drawn with probability ~ their error.
 
         A draw without replacement (the Gumbel top-k trick): the i-th dead code takes the
@@ -169,10 +175,12 @@ class VectorQuantizer(keras.layers.Layer):
         _, picks = ops.top_k(ops.log(error + LOG_FLOOR) + gumbel, draws)          # (draws,)
         rank = ops.clip(ops.cumsum(ops.cast(dead, "int32")) - 1, 0, draws - 1)    # (K,)
         fresh = ops.take(flat, ops.take(picks, rank), axis=0)                      # (K, D)
+        self.assign_restarted(dead, fresh)
+
+    def assign_restarted(self, dead, fresh):
+        """Codes where ``dead`` (K,) is True become ``fresh`` (K, D), with a count of one."""
         self.codebook.assign(ops.where(dead[:, None], fresh, self.codebook))
         self.code_count.assign(ops.where(dead, ops.ones_like(self.code_count), self.code_count))
-        if self.ema_decay is not None:
-            self.ema_sum.assign(ops.where(dead[:, None], fresh, self.ema_sum))
 
     def initialize_from(self, z_e, seed: int = 0):
         """Data-dependent start: k-means++ seeding of the codebook on encoder outputs.
@@ -190,8 +198,87 @@ class VectorQuantizer(keras.layers.Layer):
         chosen = kmeans_plus_plus(flat, self.num_codes, seed)
         self.codebook.assign(chosen)
         self.code_count.assign(np.ones(self.num_codes, np.float32))
-        if self.ema_decay is not None:
-            self.ema_sum.assign(chosen)
+        return chosen
+
+
+@keras.saving.register_keras_serializable(package="vqlab")
+class VectorQuantizer(VectorQuantizerBase):
+    """Nearest-neighbour quantizer whose codes are trained by gradient (thesis eq. 3.32):
+
+        loss = ||sg[z_e] - e||^2 + beta * ||z_e - sg[e]||^2
+
+    ``code_count`` moves with decay ``COUNT_DECAY``; it only serves dead-code restarts.
+    """
+
+    def combine_losses(self, codebook_loss, commitment_loss):
+        return codebook_loss + commitment_loss
+
+
+@keras.saving.register_keras_serializable(package="vqlab")
+class VectorQuantizerEMA(VectorQuantizerBase):
+    """Nearest-neighbour quantizer whose codes follow moving averages (decay ``decay``):
+
+        N_k <- decay N_k + (1 - decay) n_k         (``code_count``: vectors per batch)
+        m_k <- decay m_k + (1 - decay) sum z_e     (``ema_sum``: their sum)
+        e_k  = m_k / N_k                           (Laplace-smoothed N_k)
+
+    The codebook gets no gradient, so ``loss = beta * ||z_e - sg[e]||^2`` alone.
+    """
+
+    TRAINABLE_CODEBOOK = False
+
+    def __init__(self, num_codes: int, code_dim: int, beta: float = 0.25, decay: float = 0.99,
+                 dead_code_threshold: float | None = None, seed: int = 0, **kwargs):
+        if not (is_number(decay) and 0.0 < decay < 1.0):
+            raise ValueError(f"decay (ema_decay) should lie in (0, 1), got {decay!r}")
+        super().__init__(num_codes, code_dim, beta=beta,
+                         dead_code_threshold=dead_code_threshold, seed=seed, **kwargs)
+        self.decay = float(decay)
+
+    @property
+    def count_decay(self):
+        return self.decay
+
+    def get_config(self):
+        return {**super().get_config(), "decay": self.decay}
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        self.ema_sum = self.add_weight(shape=(self.num_codes, self.code_dim), name="ema_sum",
+                                       initializer="zeros", trainable=False)
+        self.ema_sum.assign(self.codebook)  # count 1 and sum e_k: the EMA starts at the codebook
+
+    def combine_losses(self, codebook_loss, commitment_loss):
+        return commitment_loss
+
+    def update_codebook(self, flat, one_hot):
+        decay = self.decay
+        self.ema_sum.assign(decay * self.ema_sum
+                            + (1.0 - decay) * ops.matmul(ops.transpose(one_hot), flat))
+        n = ops.sum(self.code_count)
+        smoothed = ((self.code_count + LAPLACE_SMOOTHING)
+                    / (n + self.num_codes * LAPLACE_SMOOTHING) * n)
+        self.codebook.assign(self.ema_sum / smoothed[:, None])
+
+    def assign_restarted(self, dead, fresh):
+        super().assign_restarted(dead, fresh)
+        self.ema_sum.assign(ops.where(dead[:, None], fresh, self.ema_sum))
+
+    def initialize_from(self, z_e, seed: int = 0):
+        chosen = super().initialize_from(z_e, seed)
+        self.ema_sum.assign(chosen)
+        return chosen
+
+
+def make_quantizer(num_codes: int, code_dim: int, beta: float = 0.25,
+                   ema_decay: float | None = None, dead_code_threshold: float | None = None,
+                   seed: int = 0, name: str = "quantizer") -> VectorQuantizerBase:
+    """``VectorQuantizer`` (``ema_decay=None``) or ``VectorQuantizerEMA(decay=ema_decay)``."""
+    if ema_decay is None:
+        return VectorQuantizer(num_codes, code_dim, beta=beta,
+                               dead_code_threshold=dead_code_threshold, seed=seed, name=name)
+    return VectorQuantizerEMA(num_codes, code_dim, beta=beta, decay=ema_decay,
+                              dead_code_threshold=dead_code_threshold, seed=seed, name=name)
 
 
 def kmeans_plus_plus(points: np.ndarray, k: int, seed: int = 0) -> np.ndarray:

@@ -26,8 +26,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from . import checks, pretrained, recipes
-from .files import atomic_savez, atomic_write_text
+from . import cards, checks, named_weights, pretrained, recipes
+from .files import atomic_savez
 
 CHECKPOINT_DIR = Path("checkpoints")
 CHECKPOINT_FILE = "checkpoint.npz"
@@ -37,9 +37,7 @@ class CheckpointError(RuntimeError):
     """A checkpoint is broken or was made by a run with other settings."""
 
 
-def json_safe(value):
-    """``value`` as it reads back from JSON (tuples become lists), for cards and comparisons."""
-    return json.loads(json.dumps(value, default=str))
+json_safe = cards.json_safe  # ``value`` as it reads back from JSON (tuples become lists)
 
 
 def model_config(model: keras.Model) -> dict:
@@ -129,7 +127,8 @@ class Checkpoint(keras.callbacks.Callback):
             self.history.setdefault(k, []).append(float(v))
         arrays = {"settings": np.array(json.dumps(self.settings)),
                   "progress": np.array(json.dumps({"epoch": epoch + 1, "history": self.history}))}
-        parts = {"w": self.model.get_weights(), "r": [np.asarray(v) for v in random_states(self.model)],
+        arrays.update({f"w/{k}": np.asarray(v) for k, v in named_weights.variable_paths(self.model).items()})
+        parts = {"r": [np.asarray(v) for v in random_states(self.model)],
                  "o": [np.asarray(v) for v in self.model.optimizer.variables]}
         for prefix, values in parts.items():
             arrays.update({f"{prefix}{i:04d}": v for i, v in enumerate(values)})
@@ -159,13 +158,18 @@ class Checkpoint(keras.callbacks.Callback):
             raise CheckpointError(f"checkpoint {self.path} was made by a run with other settings ({lines}). "
                                   f"Rerun with the checkpoint's settings to resume it, or add --restart "
                                   f"to start over.")
-        parts = {p: [arrays[k] for k in sorted(arrays) if k.startswith(p)] for p in "wro"}
+        weights = {k[2:]: v for k, v in arrays.items() if k.startswith("w/")}
+        parts = {p: [arrays[k] for k in sorted(arrays) if k.startswith(p) and "/" not in k] for p in "ro"}
         model.optimizer.build(model.trainable_variables)
-        targets = {"w": model.weights, "r": random_states(model), "o": model.optimizer.variables}
+        paths = named_weights.variable_paths(model)
+        targets = {"r": random_states(model), "o": model.optimizer.variables}
+        if set(weights) != set(paths) or any(weights[k].shape != tuple(v.shape) for k, v in paths.items()):
+            raise self._broken("its weights do not fit this model (names or shapes differ)")
         for p, values in parts.items():
             if [tuple(v.shape) for v in values] != [tuple(t.shape) for t in targets[p]]:
                 raise self._broken("its arrays do not fit this model and optimizer")
-        model.set_weights(parts["w"])
+        key_of = {id(v): k for k, v in paths.items()}
+        model.set_weights([weights[key_of[id(v)]] for v in model.weights])
         for var, value in zip(targets["r"] + list(targets["o"]), parts["r"] + parts["o"]):
             var.assign(value)
         return epoch
@@ -183,7 +187,7 @@ def evaluate(model, x_test, batch_size=500) -> dict:
     return {k: float(v) for k, v in result.items()}
 
 
-def train(name: str, out: Path = pretrained.WEIGHTS_DIR, checkpoint_dir: Path = CHECKPOINT_DIR,
+def train(name: str, out: Path = cards.WEIGHTS_DIR, checkpoint_dir: Path = CHECKPOINT_DIR,
           epochs: int | None = None, verbose: int = 1, limit: int | None = None,
           restart: bool = False, callbacks=()) -> dict:
     """Train recipe ``name`` (resuming if its checkpoint exists) and write weights and card."""
@@ -196,7 +200,7 @@ def train(name: str, out: Path = pretrained.WEIGHTS_DIR, checkpoint_dir: Path = 
     if isinstance(x_train, dict):
         model.loss_terms(take(x_train, slice(0, 1)))  # create every weight
     else:
-        model(np.zeros((1,) + tuple(model.image_shape), np.float32))  # create every weight
+        pretrained.create_weights(model)
     steps_per_epoch = math.ceil(n_examples(x_train) / r.batch_size)
     lr = r.learning_rate(steps_per_epoch * epochs) if callable(r.learning_rate) else r.learning_rate
     model.compile(optimizer=keras.optimizers.Adam(lr))
@@ -216,8 +220,8 @@ def train(name: str, out: Path = pretrained.WEIGHTS_DIR, checkpoint_dir: Path = 
                   verbose=verbose, shuffle=False)
     seconds = time.time() - t0
 
-    path = pretrained.weights_path(name, out)
-    digest = pretrained.save_weights(model, path)
+    path = cards.weights_path(name, out)
+    digest = named_weights.save(model, path)
     card = {
         "name": name,
         "description": r.description,
@@ -231,7 +235,7 @@ def train(name: str, out: Path = pretrained.WEIGHTS_DIR, checkpoint_dir: Path = 
         "learning_rate": json_safe(settings["learning_rate"]),
         "seed": r.seed,
     }
-    reloaded = pretrained.load_weights_into(pretrained.build(card), path, digest, name)
+    reloaded = named_weights.load_into(pretrained.build(card), path, digest, name)
     reloaded.compile(optimizer="adam")
     card.update({
         "metrics_test": evaluate(reloaded, x_test),
@@ -240,9 +244,10 @@ def train(name: str, out: Path = pretrained.WEIGHTS_DIR, checkpoint_dir: Path = 
         "trained_with": {"python": platform.python_version(), "keras": keras.__version__,
                          "backend": keras.backend.backend(), "device": _device()},
         "weights_file": path.name,
+        "weights_format": named_weights.FORMAT,
         "sha256": digest,
     })
-    atomic_write_text(pretrained.card_path(name, out), json.dumps(card, indent=1) + "\n")
+    cards.write_card(name, card, out)
     print(f"{name}: wrote {path} and its card; test metrics {card['metrics_test']}")
     return card
 
@@ -270,7 +275,7 @@ def _positive_int(text: str) -> int:
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("names", nargs="+", help=f"model names or 'all': {', '.join(recipes.names())}")
-    parser.add_argument("--out", type=Path, default=pretrained.WEIGHTS_DIR, help="where to write weights and cards")
+    parser.add_argument("--out", type=Path, default=cards.WEIGHTS_DIR, help="where to write weights and cards")
     parser.add_argument("--checkpoints", type=Path, default=CHECKPOINT_DIR)
     parser.add_argument("--epochs", type=_positive_int, default=None, help="override the recipe's epochs")
     parser.add_argument("--limit", type=_positive_int, default=None,

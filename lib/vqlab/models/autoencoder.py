@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 from keras import ops
 
@@ -10,6 +11,7 @@ from . import blocks
 from .base import LossTermsModel, batched
 
 
+@keras.saving.register_keras_serializable(package="vqlab")
 class Autoencoder(LossTermsModel):
     """Deterministic autoencoder with a ``latent_dim``-dimensional code.
 

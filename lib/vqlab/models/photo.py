@@ -10,9 +10,10 @@ transposed convolutions. With f = 4 a 256x256 photo is a 64x64 grid of tokens, w
 f = 8 (DALL·E's dVAE's factor) a 32x32 grid.
 
 Every layer is convolutional, so the model trains on small random crops and encodes
-whole photos of ``image_shape``. It *is* a ``VQVAE``: the same quantizer, loss, codebook
-start, ``encode -> tokens`` and ``decode(tokens)``, so ``vqlab.tokens`` and chapter 10's
-``measure_edits`` work on its grids unchanged. Only the encoder and decoder differ.
+whole photos of ``image_shape``. It *is* a ``VQVAE`` built from photo stacks
+(``photo_encoder``, ``photo_decoder``): the same quantizer, loss, codebook start,
+``encode -> tokens`` and ``decode(tokens)``, so ``vqlab.tokens`` and chapter 10's
+``measure_edits`` work on its grids unchanged. Only the stacks differ.
 """
 
 from __future__ import annotations
@@ -24,9 +25,8 @@ import numpy as np
 from keras import layers
 
 from .. import checks
-from ..quantizer import VectorQuantizer
-from .base import LossTermsModel, batched
-from .vqvae import CODEBOOK_INITS, DEAD_CODE_THRESHOLD, VQVAE
+from .base import batched
+from .vqvae import DEAD_CODE_THRESHOLD, VQVAE
 
 PHOTO_SHAPE = (256, 256, 3)
 PHOTO_BATCH = 8  # photos per forward pass in encode/decode: a 256x256 photo's activations are large
@@ -38,6 +38,7 @@ def relu(x):
     return keras.ops.maximum(x, 0.0)
 
 
+@keras.saving.register_keras_serializable(package="vqlab")
 class ReLU(layers.Layer):
     """``relu`` as a layer, for the Sequential stacks."""
 
@@ -52,8 +53,8 @@ class ResidualBlock(layers.Layer):
     def __init__(self, channels: int, hidden: int, **kwargs):
         super().__init__(**kwargs)
         self.channels, self.hidden = channels, hidden
-        self.conv3 = layers.Conv2D(hidden, 3, padding="same")
-        self.conv1 = layers.Conv2D(channels, 1)
+        self.conv3 = layers.Conv2D(hidden, 3, padding="same", name="conv3x3")
+        self.conv1 = layers.Conv2D(channels, 1, name="conv1x1")
 
     def build(self, input_shape):
         self.conv3.build(input_shape)
@@ -71,8 +72,50 @@ def stage_widths(stages: int, channels: int) -> list[int]:
     return [max(channels // 2 ** (stages - 1 - i), 16) for i in range(stages)]
 
 
+def check_factor(factor) -> int:
+    factor = checks.positive_int("factor", factor)
+    if factor < 2 or factor & (factor - 1):
+        raise ValueError(f"factor should be a power of 2 (2, 4, 8, ...), got {factor}")
+    return factor
+
+
+def res_stack(channels: int, res_blocks: int) -> list:
+    hidden = channels // 2
+    return [ResidualBlock(channels, hidden, name=f"res{i}") for i in range(res_blocks)]
+
+
+def photo_encoder(factor: int, channels: int, res_blocks: int, code_dim: int, image_channels: int = 3,
+                  name: str = "encoder") -> keras.Sequential:
+    """Photo (n, H, W, c) of any size -> z_e (n, H/f, W/f, code_dim): stride-2 4x4
+    convolutions, ``res_blocks`` residual blocks, a 1x1 projection to ``code_dim``."""
+    widths = stage_widths(int(math.log2(factor)), channels)  # e.g. f=4, 96 channels: [48, 96]
+    return keras.Sequential(
+        [keras.Input((None, None, image_channels))]
+        + [layers.Conv2D(w, 4, strides=2, padding="same", activation="relu", name=f"down{i}")
+           for i, w in enumerate(widths[:-1])]
+        + [layers.Conv2D(widths[-1], 4, strides=2, padding="same", name=f"down{len(widths) - 1}")]
+        + res_stack(channels, res_blocks) + [ReLU(name="relu"), layers.Conv2D(code_dim, 1, name="to_code")],
+        name=name)
+
+
+def photo_decoder(factor: int, channels: int, res_blocks: int, code_dim: int, image_channels: int = 3,
+                  name: str = "decoder") -> keras.Sequential:
+    """z_q (n, h, w, code_dim) -> photo (n, f h, f w, c): a 3x3 convolution, residual blocks,
+    stride-2 4x4 transposed convolutions, the last one to pixels (linear)."""
+    widths = stage_widths(int(math.log2(factor)), channels)
+    return keras.Sequential(
+        [keras.Input((None, None, code_dim)), layers.Conv2D(channels, 3, padding="same", name="from_code")]
+        + res_stack(channels, res_blocks) + [ReLU(name="relu")]
+        + [layers.Conv2DTranspose(w, 4, strides=2, padding="same", activation="relu", name=f"up{i}")
+           for i, w in enumerate(reversed(widths[:-1]))]
+        + [layers.Conv2DTranspose(image_channels, 4, strides=2, padding="same", name="pixels")],
+        name=name)
+
+
+@keras.saving.register_keras_serializable(package="vqlab")
 class PhotoVQVAE(VQVAE):
-    """VQ-VAE for RGB photos with downsampling factor ``factor`` (a power of 2).
+    """VQ-VAE for RGB photos with downsampling factor ``factor`` (a power of 2): a ``VQVAE``
+    whose stacks are ``photo_encoder`` and ``photo_decoder``.
 
     ``channels`` filters at the token grid's resolution (halved at each larger scale),
     ``res_blocks`` residual blocks on each side. ``image_shape`` is the size ``encode``
@@ -83,55 +126,27 @@ class PhotoVQVAE(VQVAE):
                  res_blocks: int = 2, beta: float = 0.25, image_shape=PHOTO_SHAPE,
                  ema_decay: float | None = None, dead_code_threshold: float | None = DEAD_CODE_THRESHOLD,
                  codebook_init: str = "data", seed: int = 0, **kwargs):
-        LossTermsModel.__init__(self, image_shape=image_shape, seed=seed, **kwargs)  # not VQVAE's stack
-        if codebook_init not in CODEBOOK_INITS:
-            raise ValueError(f"codebook_init should be one of {CODEBOOK_INITS}, got {codebook_init!r}")
-        factor = checks.positive_int("factor", factor)
-        if factor < 2 or factor & (factor - 1):
-            raise ValueError(f"factor should be a power of 2 (2, 4, 8, ...), got {factor}")
-        self.factor, self.channels = factor, checks.positive_int("channels", channels)
+        factor = check_factor(factor)
+        channels = checks.positive_int("channels", channels)
         if not checks.is_int(res_blocks) or res_blocks < 0:
             raise ValueError(f"res_blocks should be an integer >= 0, got {res_blocks!r}")
-        self.res_blocks = int(res_blocks)
-        h, w, c = self.image_shape
+        code_dim = checks.positive_int("code_dim", code_dim)
+        h, w, c = checks.image_shape(image_shape)
         if h % factor or w % factor:
             raise ValueError(f"image sides {(h, w)} must be divisible by the factor {factor}")
-        self.grid_shape = (h // factor, w // factor)
-        stages = int(math.log2(factor))
-        widths = stage_widths(stages, self.channels)  # e.g. f=4, 96 channels: [48, 96]
-        quantizer = VectorQuantizer(num_codes, code_dim, beta=beta, ema_decay=ema_decay,
-                                    dead_code_threshold=dead_code_threshold, seed=self.seed, name="quantizer")
-        self.num_codes, self.code_dim, self.beta = quantizer.num_codes, quantizer.code_dim, quantizer.beta
-        self.ema_decay, self.dead_code_threshold = ema_decay, dead_code_threshold
-        self.codebook_init = codebook_init
-        self.codebook_started = codebook_init == "random"
-        hidden = self.channels // 2
-
-        def res_stack():
-            return [ResidualBlock(self.channels, hidden) for _ in range(self.res_blocks)]
-
-        # Any image size: (None, None, c). Encoder: stride-2 4x4 convs, residual blocks, 1x1 to code_dim.
-        self.encoder = keras.Sequential(
-            [keras.Input((None, None, c))]
-            + [layers.Conv2D(f_, 4, strides=2, padding="same", activation="relu") for f_ in widths[:-1]]
-            + [layers.Conv2D(widths[-1], 4, strides=2, padding="same")]
-            + res_stack() + [ReLU(), layers.Conv2D(self.code_dim, 1)], name="encoder")
-        self.quantizer = quantizer
-        self.quantizer.build((None, None, None, self.code_dim))
-        # Decoder: 3x3 conv from code_dim, residual blocks, stride-2 4x4 transposed convs, the last to pixels.
-        self.decoder = keras.Sequential(
-            [keras.Input((None, None, self.code_dim)), layers.Conv2D(self.channels, 3, padding="same")]
-            + res_stack() + [ReLU()]
-            + [layers.Conv2DTranspose(f_, 4, strides=2, padding="same", activation="relu")
-               for f_ in reversed(widths[:-1])]
-            + [layers.Conv2DTranspose(c, 4, strides=2, padding="same")], name="decoder")
+        stacks = (factor, channels, int(res_blocks), code_dim, c)
+        super().__init__(num_codes, code_dim, beta=beta, image_shape=image_shape, ema_decay=ema_decay,
+                         dead_code_threshold=dead_code_threshold, codebook_init=codebook_init,
+                         seed=seed, encoder=photo_encoder(*stacks), decoder=photo_decoder(*stacks),
+                         grid_shape=(h // factor, w // factor), **kwargs)
+        self.factor, self.channels, self.res_blocks = factor, channels, int(res_blocks)
 
     def get_config(self):
-        base = LossTermsModel.get_config(self)
-        return {**base, "num_codes": self.num_codes, "code_dim": self.code_dim, "factor": self.factor,
-                "channels": self.channels, "res_blocks": self.res_blocks, "beta": self.beta,
-                "ema_decay": self.ema_decay, "dead_code_threshold": self.dead_code_threshold,
-                "codebook_init": self.codebook_init}
+        config = super().get_config()
+        for key in ("encoder", "decoder", "grid_shape"):  # rebuilt from the photo settings
+            config.pop(key)
+        return {**config, "factor": self.factor, "channels": self.channels,
+                "res_blocks": self.res_blocks}
 
     def start_codebook(self, x, seed: int | None = None):
         """k-means++ codebook start on the encoder outputs of ``x``: training crops of any

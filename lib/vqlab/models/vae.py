@@ -19,6 +19,7 @@ from .autoencoder import Autoencoder
 from .base import batched
 
 
+@keras.saving.register_keras_serializable(package="vqlab")
 class VAE(Autoencoder):
     """VAE with a ``latent_dim``-dimensional Gaussian latent and a standard normal prior.
 

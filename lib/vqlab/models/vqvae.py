@@ -20,6 +20,12 @@ move), and ``dead_code_threshold`` restarts codes that fall out of use. The thir
 the recipe, a cosine learning rate from 2e-3, is an optimizer choice:
 ``model.compile(keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(2e-3, steps)))``.
 ``codebook_init="random", dead_code_threshold=None`` is the paper's plain VQ-VAE.
+
+Composition: a VQ-VAE is an encoder stack, a quantizer and a decoder stack. By default
+the stacks are the MNIST ones above (``filters``); pass ``encoder``, ``decoder`` and
+``grid_shape`` to build the same model around other stacks (``PhotoVQVAE`` does, with
+photo stacks). The quantizer is ``VectorQuantizer`` or, with ``ema_decay``,
+``VectorQuantizerEMA`` (``vqlab.quantizer.make_quantizer``).
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ import numpy as np
 from keras import layers, ops
 
 from .. import checks, losses
-from ..quantizer import VectorQuantizer, codebook_perplexity
+from ..quantizer import codebook_perplexity, make_quantizer
 from . import blocks
 from .base import LossTermsModel, batched, mean_mse
 
@@ -38,9 +44,11 @@ CODEBOOK_INITS = ("data", "random")
 NEAREST_CODE_CHUNK = 50_000  # latent vectors per nearest-code search: (chunk, K) distances in memory
 
 
+@keras.saving.register_keras_serializable(package="vqlab")
 class VQVAE(LossTermsModel):
-    """VQ-VAE for images of ``image_shape``; ``len(filters)`` stride-2 stages on each side.
+    """VQ-VAE for images of ``image_shape``: ``encoder`` -> quantizer -> ``decoder``.
 
+    Default stacks: ``len(filters)`` stride-2 stages on each side (the MNIST model).
     ``encode(x)`` gives token grids (n, h, w) of ints in [0, num_codes), ``decode(tokens)``
     images; ``encode_latents``, ``quantize_latents`` and ``decode_latents`` are the steps between.
     """
@@ -49,42 +57,54 @@ class VQVAE(LossTermsModel):
 
     def __init__(self, num_codes: int = 64, code_dim: int = 16, beta: float = 0.25,
                  filters=(32, 64), image_shape=blocks.IMAGE_SHAPE, ema_decay: float | None = None,
-                 dead_code_threshold: float | None = DEAD_CODE_THRESHOLD, codebook_init: str = "data",
-                 seed: int = 0, **kwargs):
+                 dead_code_threshold: float | None = DEAD_CODE_THRESHOLD,
+                 codebook_init: str = "data", seed: int = 0, encoder=None, decoder=None,
+                 grid_shape=None, **kwargs):
         super().__init__(image_shape=image_shape, seed=seed, **kwargs)
         if codebook_init not in CODEBOOK_INITS:
             raise ValueError(f"codebook_init should be one of {CODEBOOK_INITS}, got {codebook_init!r}")
-        try:
-            self.filters = tuple(checks.positive_int("each entry of filters", f) for f in filters)
-        except TypeError:
-            raise ValueError(f"filters should be a sequence of positive integers, got {filters!r}") from None
-        if not self.filters:
-            raise ValueError("filters should name at least one convolution stage, got ()")
-        self.grid_shape = blocks.check_conv_shape(self.image_shape, len(self.filters))
-        quantizer = VectorQuantizer(num_codes, code_dim, beta=beta, ema_decay=ema_decay,
-                                    dead_code_threshold=dead_code_threshold, seed=self.seed, name="quantizer")
+        quantizer = make_quantizer(num_codes, code_dim, beta=beta, ema_decay=ema_decay,
+                                   dead_code_threshold=dead_code_threshold, seed=self.seed)
         self.num_codes, self.code_dim, self.beta = quantizer.num_codes, quantizer.code_dim, quantizer.beta
         self.ema_decay, self.dead_code_threshold = ema_decay, dead_code_threshold
         self.codebook_init = codebook_init
         self.codebook_started = codebook_init == "random"  # "data": the first fit starts it
-        self.encoder = keras.Sequential(
-            [keras.Input(self.image_shape)]
-            + [layers.Conv2D(f, 3, strides=2, padding="same", activation="relu") for f in self.filters]
-            + [layers.Conv2D(self.code_dim, 1)], name="encoder")
-        # Assigned in this order, encoder -> quantizer -> decoder, so get_weights() keeps the
-        # layout the shipped weights files are stored in.
+        self.custom_stacks = encoder is not None or decoder is not None
+        if self.custom_stacks:
+            if encoder is None or decoder is None or grid_shape is None:
+                raise ValueError("pass encoder, decoder and grid_shape together (or none of them "
+                                 "for the default stacks of `filters`)")
+            self.filters = None
+            self.grid_shape = tuple(int(s) for s in grid_shape)
+        else:
+            self.filters = blocks.check_filters(filters)
+            self.grid_shape = blocks.check_conv_shape(self.image_shape, len(self.filters))
+            encoder = blocks.vq_encoder(self.filters, self.code_dim, self.image_shape)
+            decoder = blocks.vq_decoder(self.filters, self.code_dim, self.image_shape, self.grid_shape)
+        # encoder -> quantizer -> decoder: the order of model.weights (and of the old files)
+        self.encoder = encoder
         self.quantizer = quantizer
-        self.quantizer.build((None,) + self.grid_shape + (self.code_dim,))
-        self.decoder = keras.Sequential(
-            [keras.Input(self.grid_shape + (self.code_dim,))]
-            + [layers.Conv2DTranspose(f, 3, strides=2, padding="same", activation="relu")
-               for f in reversed(self.filters)]
-            + [layers.Conv2D(self.image_shape[-1], 3, padding="same")], name="decoder")
+        self.quantizer.build((None, None, None, self.code_dim))
+        self.decoder = decoder
 
     def get_config(self):
-        return {**super().get_config(), "num_codes": self.num_codes, "code_dim": self.code_dim,
-                "beta": self.beta, "filters": self.filters, "ema_decay": self.ema_decay,
-                "dead_code_threshold": self.dead_code_threshold, "codebook_init": self.codebook_init}
+        config = {**super().get_config(), "num_codes": self.num_codes, "code_dim": self.code_dim,
+                  "beta": self.beta, "ema_decay": self.ema_decay,
+                  "dead_code_threshold": self.dead_code_threshold,
+                  "codebook_init": self.codebook_init}
+        if not self.custom_stacks:
+            return {**config, "filters": self.filters}
+        return {**config, "grid_shape": self.grid_shape,
+                "encoder": keras.saving.serialize_keras_object(self.encoder),
+                "decoder": keras.saving.serialize_keras_object(self.decoder)}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for part in ("encoder", "decoder"):
+            if isinstance(config.get(part), dict):
+                config[part] = keras.saving.deserialize_keras_object(config[part])
+        return cls(**config)
 
     @property
     def codebook(self) -> np.ndarray:
