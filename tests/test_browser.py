@@ -1,6 +1,7 @@
 """The built HTML book in headless Chromium with the network blocked (`make test` runs this
 after the book build; `make browser` alone).
 
+Driven by Playwright for Python (tools/chromium.py) against the distribution's Chromium.
 Every page: nothing is requested from outside the book's folder, math is typeset, no glued
 table is left as a paragraph of pipes, no JavaScript error. Chapters 9 and 10: the live
 latent explorer and token editor decode what the Python decoders decode (within 1e-4), an
@@ -32,7 +33,7 @@ if chromium.find_chromium() is None:
     pytest.skip(chromium.MISSING, allow_module_level=True)
 if not all((HTML / f"{p}.html").exists() for p in PAGES):
     pytest.skip(f"the HTML book is not built in {HTML}: run `make book` first", allow_module_level=True)
-pytest.importorskip("websocket", reason="needs websocket-client (requirements.txt)")
+pytest.importorskip("playwright", reason="needs playwright (requirements.txt): Playwright for Python drives Chromium")
 
 # Text nodes outside code that still hold TeX delimiters, and paragraphs that are a table's
 # Markdown source (a header row of pipes, then |---|).

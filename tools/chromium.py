@@ -1,32 +1,31 @@
-"""Drive the distribution's headless Chromium from Python over the DevTools protocol.
+"""The distribution's headless Chromium, driven by Playwright for Python, with no network.
 
 Used by tests/test_browser.py, and from the command line to look at pages:
 
     python tools/chromium.py shot _build/html/book/vae.html /tmp/vae.png [width]
 
-The browser gets no network: every http(s) or websocket request is failed and recorded
-(``Page.blocked``); file:// requests are recorded too, so a test can check that a page
-loads nothing from outside the book's folder. Only ``websocket-client`` is needed in Python.
+Playwright (PyPI ``playwright``, pinned) drives the Chromium that Debian installs
+(``/usr/bin/chromium``; ``$CHROMIUM`` overrides); ``playwright install`` and its browser
+downloads are never needed. Every request a page makes is recorded (``Page.requests``);
+anything but ``file:``, ``data:`` and ``blob:`` is failed and recorded (``Page.blocked``),
+so a test can check that a page loads nothing from outside the book's folder. Uncaught
+exceptions, console errors and failed loads are collected in ``Page.errors``.
 """
 
 from __future__ import annotations
 
-import base64
-import json
 import os
 import shutil
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--disable-default-apps", "--disable-extensions", "--mute-audio", "--hide-scrollbars",
-         "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",  # no name resolves: no network
-         "--remote-debugging-port=0", "--remote-allow-origins=*"]
-MISSING = "headless Chromium not found: install the distribution's packages (apt-get install chromium chromium-driver)"
+         "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"]  # no name resolves: no network
+MISSING = ("headless Chromium not found: install the distribution's packages "
+           "(apt-get install chromium chromium-driver)")
+LOCAL = ("file:", "data:", "blob:", "about:")
 
 
 def find_chromium() -> str | None:
@@ -36,147 +35,81 @@ def find_chromium() -> str | None:
     return None
 
 
+class Page:
+    """One tab: ``goto``, ``eval``, ``screenshot``; ``requests``, ``blocked`` and ``errors``."""
+
+    def __init__(self, page):
+        self.page = page
+        self.requests: list[str] = []
+        self.blocked: list[str] = []
+        self.errors: list[str] = []
+        page.on("request", lambda r: self.requests.append(r.url))
+        page.on("pageerror", lambda e: self.errors.append(f"uncaught: {e}"))
+        page.on("console", lambda m: self.errors.append(f"console.error: {m.text}")
+                if m.type == "error" and "ERR_BLOCKED_BY_CLIENT" not in m.text else None)
+        page.on("requestfailed", lambda r: None if r.url in self.blocked
+                else self.errors.append(f"failed load: {r.url} ({r.failure})"))
+        page.route("**/*", self._route)
+
+    def _route(self, route):
+        url = route.request.url
+        if url.startswith(LOCAL):
+            route.continue_()
+        else:
+            self.blocked.append(url)
+            route.abort("blockedbyclient")
+
+    def goto(self, url: str, timeout: float = 60.0):
+        self.page.goto(url, wait_until="load", timeout=timeout * 1000)
+
+    def eval(self, expression: str, timeout: float = 60.0):
+        """The value of a JavaScript expression (awaited if it is a promise), as JSON data."""
+        self.page.set_default_timeout(timeout * 1000)
+        return self.page.evaluate(expression)
+
+    def screenshot(self, path, width: int = 1280) -> Path:
+        height = int(self.eval("document.documentElement.scrollHeight"))
+        self.page.set_viewport_size({"width": width, "height": min(height, 16000)})
+        self.page.screenshot(path=str(path), full_page=True)
+        return Path(path)
+
+    def close(self):
+        self.page.close()
+
+
 class Browser:
     """One headless Chromium process; ``page()`` opens a tab with the network blocked."""
 
     def __init__(self, width: int = 1280, height: int = 900, timeout: float = 30.0):
-        import websocket  # websocket-client
+        from playwright.sync_api import sync_playwright
 
         exe = find_chromium()
         if exe is None:
             raise FileNotFoundError(MISSING)
-        self.profile = tempfile.mkdtemp(prefix="vqlab-chromium-")
-        self.proc = subprocess.Popen([exe, *FLAGS, f"--user-data-dir={self.profile}",
-                                      f"--window-size={width},{height}", "about:blank"],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        port_file = Path(self.profile) / "DevToolsActivePort"
-        deadline = time.monotonic() + timeout
-        while not (port_file.exists() and len(port_file.read_text().split()) >= 2):
-            if time.monotonic() > deadline or self.proc.poll() is not None:
-                self.close()
-                raise RuntimeError(f"{exe} did not open its DevTools port within {timeout:.0f} s")
-            time.sleep(0.05)
-        port, path = port_file.read_text().split()[:2]
-        self.ws = websocket.create_connection(f"ws://127.0.0.1:{port}{path}", timeout=timeout, suppress_origin=True)
-        self.timeout, self.next_id, self.events = timeout, 0, []
-
-    def send(self, method: str, params: dict | None = None, session: str | None = None, timeout=None) -> dict:
-        self.next_id += 1
-        msg = {"id": self.next_id, "method": method, "params": params or {}}
-        if session:
-            msg["sessionId"] = session
-        self.ws.send(json.dumps(msg))
-        deadline = time.monotonic() + (timeout or self.timeout)
-        while True:
-            reply = self.receive(deadline)
-            if reply.get("id") == self.next_id:
-                if "error" in reply:
-                    raise RuntimeError(f"{method}: {reply['error']}")
-                return reply.get("result", {})
-
-    def receive(self, deadline: float) -> dict:
-        """The next message; events are kept in ``self.events`` (and handled by open pages)."""
-        self.ws.settimeout(max(0.01, deadline - time.monotonic()))
+        self.size = {"width": width, "height": height}
+        self.playwright = sync_playwright().start()
         try:
-            msg = json.loads(self.ws.recv())
-        except Exception as e:  # websocket timeout
-            raise TimeoutError("no answer from Chromium in time") from e
-        if "method" in msg:
-            self.events.append(msg)
-            page = Page.open_pages.get(msg.get("sessionId"))
-            if page:
-                page.on_event(msg)
-        return msg
+            self.browser = self.playwright.chromium.launch(
+                executable_path=exe, headless=True, args=FLAGS, timeout=timeout * 1000)
+        except Exception:
+            self.playwright.stop()
+            raise
 
-    def page(self) -> "Page":
-        target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
-        session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-        return Page(self, target, session)
+    def page(self) -> Page:
+        context = self.browser.new_context(viewport=self.size, service_workers="block")
+        return Page(context.new_page())
 
     def close(self):
         try:
-            self.ws.close()
-        except Exception:
-            pass
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        shutil.rmtree(self.profile, ignore_errors=True)
+            self.browser.close()
+        finally:
+            self.playwright.stop()
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
         self.close()
-
-
-class Page:
-    """A tab: ``requests`` (every URL asked for), ``blocked`` (those failed: not file://),
-    ``errors`` (uncaught exceptions, console errors, failed loads)."""
-
-    open_pages: dict = {}
-
-    def __init__(self, browser: Browser, target: str, session: str):
-        self.browser, self.target, self.session = browser, target, session
-        self.requests, self.blocked, self.errors, self.loaded = [], [], [], False
-        Page.open_pages[session] = self
-        for domain in ("Page", "Runtime", "Network", "Log"):
-            self.send(f"{domain}.enable")
-        self.send("Fetch.enable", {"patterns": [{"urlPattern": "http*"}, {"urlPattern": "ws*"}]})
-
-    def send(self, method, params=None, timeout=None):
-        return self.browser.send(method, params, self.session, timeout)
-
-    def on_event(self, msg):
-        m, p = msg["method"], msg.get("params", {})
-        if m == "Network.requestWillBeSent":
-            self.requests.append(p["request"]["url"])
-        elif m == "Fetch.requestPaused":
-            self.blocked.append(p["request"]["url"])
-            self.browser.ws.send(json.dumps({"id": 0, "sessionId": self.session, "method": "Fetch.failRequest",
-                                             "params": {"requestId": p["requestId"], "errorReason": "BlockedByClient"}}))
-        elif m == "Runtime.exceptionThrown":
-            d = p["exceptionDetails"]
-            self.errors.append(f"uncaught: {d.get('exception', {}).get('description') or d.get('text')} "
-                               f"({d.get('url', '')}:{d.get('lineNumber')})")
-        elif m == "Runtime.consoleAPICalled" and p["type"] == "error":
-            self.errors.append("console.error: " + " ".join(str(a.get("value", a.get("description", ""))) for a in p["args"]))
-        elif m == "Log.entryAdded" and p["entry"]["level"] == "error":
-            self.errors.append(f"log: {p['entry']['text']} {p['entry'].get('url', '')}")
-        elif m == "Page.loadEventFired":
-            self.loaded = True
-
-    def goto(self, url: str, timeout: float = 60.0):
-        self.loaded = False
-        self.send("Page.navigate", {"url": url})
-        deadline = time.monotonic() + timeout
-        while not self.loaded:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{url} did not finish loading in {timeout:.0f} s")
-            self.browser.receive(deadline)
-
-    def eval(self, expression: str, timeout: float = 60.0):
-        """The value of a JavaScript expression (awaited if it is a promise), as JSON data."""
-        r = self.send("Runtime.evaluate", {"expression": expression, "awaitPromise": True, "returnByValue": True},
-                      timeout=timeout)
-        if "exceptionDetails" in r:
-            raise RuntimeError(f"{expression[:80]}...: {r['exceptionDetails'].get('exception', {}).get('description')}")
-        return r["result"].get("value")
-
-    def screenshot(self, path, width: int = 1280) -> Path:
-        height = int(self.eval("document.documentElement.scrollHeight"))
-        self.send("Emulation.setDeviceMetricsOverride",
-                  {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
-        data = self.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True})["data"]
-        Path(path).write_bytes(base64.b64decode(data))
-        return Path(path)
-
-    def close(self):
-        Page.open_pages.pop(self.session, None)
-        self.browser.send("Target.closeTarget", {"targetId": self.target})
 
 
 def main(argv):

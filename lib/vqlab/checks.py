@@ -74,3 +74,19 @@ def latents(z, shape) -> np.ndarray:
     if not (np.issubdtype(z.dtype, np.floating) or np.issubdtype(z.dtype, np.integer)):
         raise ValueError(f"expected float latents, got dtype {z.dtype}")
     return finite_array("latents", z.astype(np.float32))
+
+
+def vectors(name: str, z) -> np.ndarray:
+    """``z`` as float64 vectors (n, ...) for a metric that measures distances between them.
+
+    Integer arrays are refused: a VQ-VAE's ``encode`` gives token ids, and the distance
+    between token 3 and token 4 means nothing (they are names of codes, not points).
+    """
+    z = np.asarray(z)
+    if np.issubdtype(z.dtype, np.integer) or z.dtype == bool:
+        raise ValueError(
+            f"{name} should hold vectors (floats), got integers of shape {z.shape}: token ids are "
+            f"names of codes, not points, so distances between them mean nothing. For a VQ-VAE "
+            f"pass model.encode_latents(x) (the encoder's vectors) or model.codebook[tokens] "
+            f"(the quantized vectors) instead of model.encode(x)")
+    return np.asarray(z, np.float64)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import losses
+from . import checks, losses
 
 MIN_MSE = 1e-12  # PSNR of identical images is capped at 10 log10(peak^2 / MIN_MSE), not infinite
 
@@ -29,9 +29,13 @@ def psnr(a, b, peak: float = 1.0) -> np.ndarray:
 
 
 def knn_accuracy(z_train, y_train, z_test, y_test, k: int = 5) -> float:
-    """Accuracy of a k-nearest-neighbour classifier on codes: how well a code separates digits."""
+    """Accuracy of a k-nearest-neighbour classifier on codes: how well a code separates digits.
+
+    ``z_train`` and ``z_test`` are vectors (n, ...) (flattened per example); token ids are
+    refused with a message naming the right call (``encode_latents``)."""
     from sklearn.neighbors import KNeighborsClassifier
 
+    z_train, z_test = checks.vectors("z_train", z_train), checks.vectors("z_test", z_test)
     clf = KNeighborsClassifier(n_neighbors=k).fit(np.asarray(z_train).reshape(len(z_train), -1), y_train)
     return float(clf.score(np.asarray(z_test).reshape(len(z_test), -1), y_test))
 
@@ -39,4 +43,4 @@ def knn_accuracy(z_train, y_train, z_test, y_test, k: int = 5) -> float:
 def active_units(mean, threshold: float = 0.01) -> int:
     """Latent dimensions whose posterior mean varies across inputs (Burda et al. 2016):
     Cov_x(E_q[z_j]) > threshold. A collapsed dimension has variance ~0."""
-    return int((np.var(np.asarray(mean), axis=0) > threshold).sum())
+    return int((np.var(checks.vectors("mean", mean), axis=0) > threshold).sum())

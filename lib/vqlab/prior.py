@@ -132,11 +132,15 @@ def sample(prior: GatedPixelCNN, n: int, temperature: float = 1.0, label=None, s
     varied ones); ``label``: None (unconditional), one digit, or one digit per grid. The
     same ``seed`` gives the same grids. Batched over grids; the network is compiled once
     per batch shape, so the first call pays for tracing."""
-    n = checks.positive_int("n", n)
+    if not checks.is_int(n) or n < 0:
+        raise ValueError(f"n should be an integer >= 0 (how many grids), got {n!r}")
+    n = int(n)
     temperature = _check_temperature(temperature)
     labels = prior.check_labels(label, n)
     rng = np.random.default_rng(seed)
     h, w = prior.grid_shape
+    if n == 0:
+        return np.zeros((0, h, w), np.int64)
     out = []
     for s in range(0, n, SAMPLE_BATCH):
         b = len(labels[s:s + SAMPLE_BATCH])
@@ -148,7 +152,11 @@ def sample(prior: GatedPixelCNN, n: int, temperature: float = 1.0, label=None, s
 def _check_mask(mask, shape) -> np.ndarray:
     mask = np.asarray(mask)
     if mask.dtype != bool:
-        raise ValueError(f"mask should be a boolean array (True = resample), got dtype {mask.dtype}")
+        if not np.issubdtype(mask.dtype, np.integer) or (mask.size and not np.isin(mask, (0, 1)).all()):
+            raise ValueError(f"mask should be boolean or 0/1 integers (True or 1 = resample), "
+                             f"got dtype {mask.dtype}" + (f" with values {np.unique(mask)[:5]}"
+                                                          if np.issubdtype(mask.dtype, np.number) else ""))
+        mask = mask.astype(bool)
     try:
         return np.broadcast_to(mask, shape)
     except ValueError:

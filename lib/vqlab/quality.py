@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import checks
 from .models.classifier import NUM_CLASSES, DigitClassifier  # noqa: F401  (importable from here)
 
 CONFIDENCE = 0.9
@@ -34,7 +35,7 @@ def labelled_mnist(split: str = "train", limit: int | None = None) -> dict:
 
 def gaussian_stats(features) -> tuple[np.ndarray, np.ndarray]:
     """Mean (d,) and covariance (d, d) of features (n, d), in float64."""
-    f = np.asarray(features, np.float64)
+    f = checks.vectors("features", features)
     if f.ndim != 2 or len(f) < 2:
         raise ValueError(f"expected features (n, d) with n >= 2, got shape {f.shape}")
     return f.mean(axis=0), np.cov(f, rowvar=False)

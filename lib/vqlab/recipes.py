@@ -31,10 +31,27 @@ VQ_LEARNING_RATE = 2e-3        # vqlab's recipe: cosine decay from here to 0
 DATA: dict[str, Callable] = {"mnist": mnist_images, "mnist_binarized": mnist_binarized}
 
 
+def same_callable(f, g) -> bool:
+    """Whether ``f`` and ``g`` are the same function, or the same code with the same defaults
+    and closure values (a notebook cell run twice makes new function objects of the same code)."""
+    if f is g:
+        return True
+    code_f, code_g = getattr(f, "__code__", None), getattr(g, "__code__", None)
+    if code_f is None or code_f != code_g or f.__defaults__ != g.__defaults__:
+        return False
+    cells_f = [c.cell_contents for c in f.__closure__ or ()]
+    cells_g = [c.cell_contents for c in g.__closure__ or ()]
+    return len(cells_f) == len(cells_g) and all(
+        same_callable(a, b) if callable(a) else a == b for a, b in zip(cells_f, cells_g))
+
+
 def register_data(name: str, loader: Callable) -> Callable:
-    """Make ``loader(split, limit)`` available to recipes as ``data=name``."""
+    """Make ``loader(split, limit)`` available to recipes as ``data=name``. Registering the
+    same loader again (a re-run cell) is a no-op; another loader under the name is an error."""
     if name in DATA:
-        raise ValueError(f"a data set named {name!r} is already registered")
+        if same_callable(DATA[name], loader):
+            return DATA[name]
+        raise ValueError(f"a different data set named {name!r} is already registered")
     DATA[name] = loader
     return loader
 
@@ -58,9 +75,20 @@ class Recipe:
 REGISTRY: dict[str, Recipe] = {}
 
 
+def same_recipe(a: Recipe, b: Recipe) -> bool:
+    """Equal fields, functions compared by ``same_callable``."""
+    fa, fb = vars(a), vars(b)
+    return all(same_callable(fa[k], fb[k]) if callable(fa[k]) else fa[k] == fb[k] for k in fa)
+
+
 def register(recipe: Recipe) -> Recipe:
+    """Add ``recipe`` to the registry. Registering an identical recipe again (a chapter cell
+    run twice) is a no-op; a different recipe under a registered name is an error."""
     if recipe.name in REGISTRY:
-        raise ValueError(f"a recipe named {recipe.name!r} is already registered")
+        if same_recipe(REGISTRY[recipe.name], recipe):
+            return REGISTRY[recipe.name]
+        raise ValueError(f"a different recipe named {recipe.name!r} is already registered; "
+                         f"pick another name (or `del vqlab.recipes.REGISTRY[{recipe.name!r}]`)")
     REGISTRY[recipe.name] = recipe
     return recipe
 

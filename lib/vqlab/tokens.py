@@ -68,6 +68,8 @@ def _axis_index(axis: str) -> int:
 
 def _shift_one_axis(g: np.ndarray, by: int, ax: int, fill) -> np.ndarray:
     size = g.shape[ax]
+    if fill == "wrap":  # a shift by the grid's size is no shift: take it modulo the size
+        by = by % size
     if abs(by) >= size:
         name = "x" if ax == 2 else "y"
         raise ValueError(f"shift d{name}={by} is not smaller than the grid's size {size} along {name}")
@@ -92,7 +94,8 @@ def shift(grid, dx: int = 0, dy: int = 0, fill="wrap") -> np.ndarray:
 
     ``fill`` says what enters at the border: 'wrap' (what leaves one side enters the
     other), 'edge' (repeat the border row or column), or a value (e.g. the token of an
-    empty background, or 0.0 for pixels).
+    empty background, or 0.0 for pixels). With 'wrap' a shift is taken modulo the grid's
+    size (a shift by the whole width is no shift); with the other fills it must be smaller.
     """
     dx, dy = _integer("dx", dx), _integer("dy", dy)
     g, single = _as_grids(grid)

@@ -426,7 +426,7 @@ class TokenEditor(_Widget):
             d = (cb ** 2).sum(1)[None, :] + 2 * cb @ cb.T + (cb ** 2).sum(1)[:, None]   # |-e_k - e_j|^2
             self.inverse = d.argmin(1)
         self.cell = max(2, zoom_for(max(self.h, self.w)))
-        self._palette_base, self._tile_side, self._palette_cols = self._palette()
+        self.palette_image, self.tile_side, self.palette_cols = self._palette()
 
         # controls
         self.dx = w.IntSlider(1, -(self.w - 1), self.w - 1, description="dx", continuous_update=False)
@@ -535,10 +535,10 @@ class TokenEditor(_Widget):
 
     def click_palette(self, col: float, row: float):
         """The palette's click handler: select the code of the clicked tile."""
-        th, tw = self._tile_side
+        th, tw = self.tile_side
         r, c = int(row) // (th + 2), int(col) // (tw + 2)
-        k = r * self._palette_cols + c
-        if c < self._palette_cols and 0 <= k < self.num_codes:
+        k = r * self.palette_cols + c
+        if c < self.palette_cols and 0 <= k < self.num_codes:
             self.select(k)
 
     def select(self, k: int):
@@ -547,9 +547,9 @@ class TokenEditor(_Widget):
         if self.code_slider.value != self.code:
             self.code_slider.value = self.code       # calls select again through the observer
             return
-        palette = self._palette_base.copy()
-        th, tw = self._tile_side
-        r, c = divmod(self.code, self._palette_cols)
+        palette = self.palette_image.copy()
+        th, tw = self.tile_side
+        r, c = divmod(self.code, self.palette_cols)
         outline(palette, r * (th + 2), c * (tw + 2), r * (th + 2) + th, c * (tw + 2) + tw, width=2)
         self.palette_panel.value = png(palette)
         self._status()
