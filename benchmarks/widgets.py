@@ -104,7 +104,7 @@ def main():
     row("token_editor: shift (MNIST)", median_ms(ed.shift, shifts), MNIST_GOAL_MS)
 
     tr = widgets.transplant(vq, x[0], x[1])
-    boxes = [((r, r + 3), (c, c + 3), (int(rng.integers(5)), int(rng.integers(5))))
+    boxes = [((r, c, 3, 3), (int(rng.integers(5)), int(rng.integers(5))))
              for r, c in rng.integers(0, 5, (REPEATS, 2)).tolist()]
     row("transplant: move the box (MNIST)", median_ms(tr.set_box, boxes), MNIST_GOAL_MS)
 
@@ -134,7 +134,7 @@ def main():
     print(f"photo model: {which}; token editor built in {build:.1f} s (palette of {model.num_codes} codes)")
     row("token_editor: paint a cell (256x256 photo, f=8)", median_ms(ped.paint, paints), PHOTO_GOAL_MS)
     ptr = widgets.transplant(model, photos[0], photos[1])
-    boxes = [((r, r + 8), (c, c + 8), (int(rng.integers(h - 8)), int(rng.integers(w - 8))))
+    boxes = [((r, c, 8, 8), (int(rng.integers(h - 8)), int(rng.integers(w - 8))))
              for r, c in rng.integers(0, h - 8, (REPEATS // 3, 2)).tolist()]
     row("transplant: move the box (256x256 photo, f=8)", median_ms(ptr.set_box, boxes), PHOTO_GOAL_MS)
 

@@ -85,8 +85,9 @@ def test_sample_shape_range_seed_and_arguments(model):
                    {"label": 1.5}):
         with pytest.raises(ValueError):
             P.sample(model, 3, **kwargs)
+    assert P.sample(model, 0).shape == (0,) + model.grid_shape  # no grids: an empty batch
     with pytest.raises(ValueError):
-        P.sample(model, 0)
+        P.sample(model, -1)
 
 
 def test_samples_follow_the_model(tiny):
@@ -128,8 +129,9 @@ def test_complete_keeps_unmasked_tokens(model):
     mask[:, :, 3] = True
     out = P.complete(model, tokens, mask, sweeps=1, seed=1)
     np.testing.assert_array_equal(out[~mask], tokens[~mask])
-    with pytest.raises(ValueError, match="boolean"):
-        P.complete(model, tokens, mask.astype(int))
+    np.testing.assert_array_equal(P.complete(model, tokens, mask.astype(int), sweeps=1, seed=1), out)
+    with pytest.raises(ValueError, match="boolean or 0/1"):
+        P.complete(model, tokens, mask.astype(int) * 2)
     with pytest.raises(ValueError, match="does not fit"):
         P.complete(model, tokens, np.ones((3, 7), bool))
 

@@ -66,8 +66,8 @@ def test_same_function_works_on_any_grid_size_and_on_pixels():
 @pytest.mark.parametrize("call, message", [
     (lambda: tokens.flip(G, "z"), "axis should be 'x'"),
     (lambda: tokens.combine(G, G, axis="diagonal"), "axis should be 'x'"),
-    (lambda: tokens.shift(G, dx=3), "not smaller than the grid's size 3"),
-    (lambda: tokens.shift(G, dy=-4), "not smaller than the grid's size 3"),
+    (lambda: tokens.shift(G, dx=3, fill=0), "not smaller than the grid's size 3"),
+    (lambda: tokens.shift(G, dy=-4, fill="edge"), "not smaller than the grid's size 3"),
     (lambda: tokens.shift(G, dx=1, fill="mirror"), "fill should be"),
     (lambda: tokens.combine(G, np.zeros((4, 4), int)), "same shape"),
     (lambda: tokens.combine(G, G, split=5), "split should lie"),

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vqlab import widgets
+from vqlab import tokens, widgets
 
 
 class BlockVQ:
@@ -84,8 +84,8 @@ def test_painting_code_k_at_a_clicked_cell_changes_exactly_that_cell():
     ed, tokens = editor_on(model)
     k, (i, j) = 42, (2, 5)
     # select k on the palette by a click in the middle of its tile
-    th, tw = ed._tile_side
-    r, c = divmod(k, ed._palette_cols)
+    th, tw = ed.tile_side
+    r, c = divmod(k, ed.palette_cols)
     ed.click_palette(c * (tw + 2) + tw / 2, r * (th + 2) + th / 2)
     assert ed.code == k and ed.code_slider.value == k
     # the selected code is framed on the palette
@@ -176,18 +176,19 @@ def test_a_transplant_box_moves_exactly_those_source_tokens():
     model = BlockVQ()
     target, source = random_tokens(model, 1), random_tokens(model, 2)
     tr = widgets.transplant(model, image_of(model, target), image_of(model, source))
-    tr.set_box((1, 4), (2, 7), (3, 0))
+    tr.set_box((1, 2, 3, 5), at=(3, 0))                # rows 1-3, columns 2-6, to (3, 0)
     expected = target.copy()
     expected[3:6, 0:5] = source[1:4, 2:7]
     np.testing.assert_array_equal(tr.tokens, expected)
     assert (tr.to_row.max, tr.to_col.max) == (4, 2)   # the box stays inside the target
     tr.to_col.value = 2
-    assert tr.box == ((1, 4), (2, 7), (3, 2))
+    assert (tr.box, tr.at) == ((1, 2, 3, 5), (3, 2))
+    np.testing.assert_array_equal(tr.tokens, tokens.transplant(target, source, (1, 2, 3, 5), at=(3, 2)))
     # the block decoder pastes exactly: no seam
     assert tr.seam_mse == pytest.approx(0.0, abs=1e-12)
-    tr.set_box((0, 7), (0, 7), (5, 5))                 # the whole grid can only land at (0, 0)
+    tr.set_box((0, 0, 7, 7), at=(5, 5))                # the whole grid can only land at (0, 0)
     np.testing.assert_array_equal(tr.tokens, source)
-    assert tr.box[2] == (0, 0)
+    assert tr.at == (0, 0)
 
 
 # latent explorer ------------------------------------------------------------------------
@@ -386,6 +387,6 @@ def test_the_lab_settings_override_opens_markdown_with_jupytext_notebook(tmp_pat
 def test_transplant_starts_with_the_given_box():
     model = BlockVQ()
     target, source = random_tokens(model, 1), random_tokens(model, 2)
-    tr = widgets.transplant(model, image_of(model, target), image_of(model, source), box=((0, 2), (1, 3), (5, 4)))
-    assert tr.box == ((0, 2), (1, 3), (5, 4)) and tr.rows.value == (0, 2) and tr.to_col.value == 4
+    tr = widgets.transplant(model, image_of(model, target), image_of(model, source), box=(0, 1, 2, 2), at=(5, 4))
+    assert tr.box == (0, 1, 2, 2) and tr.at == (5, 4) and tr.rows.value == (0, 2) and tr.to_col.value == 4
     np.testing.assert_array_equal(tr.tokens[5:7, 4:6], source[0:2, 1:3])

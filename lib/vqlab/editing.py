@@ -22,6 +22,7 @@ from typing import Callable
 import numpy as np
 
 from . import metrics, tokens
+from .images import as_batch
 
 
 @dataclass
@@ -57,10 +58,10 @@ def standard_edits(factor: int, background: int) -> list[Edit]:
 
 def _images(model, x) -> np.ndarray:
     """``x`` as float32 images (n, H, W, C) of the model's ``image_shape``; (n, H, W) gains C = 1."""
-    x = np.asarray(x, np.float32)
     shape = tuple(model.image_shape)
+    x = np.asarray(x, np.float32)
     if x.ndim == 3 and shape[-1] == 1:
-        x = x[..., None]  # (n, H, W) -> (n, H, W, 1)
+        x = as_batch(x)  # (n, H, W) -> (n, H, W, 1)
     if x.shape[1:] != shape:
         raise ValueError(f"expected images (n, {shape[0]}, {shape[1]}) or (n, {', '.join(map(str, shape))}) "
                          f"for this model, got {x.shape}")

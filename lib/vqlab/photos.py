@@ -28,6 +28,7 @@ import numpy as np
 from PIL import Image
 
 from . import metrics
+from .images import as_batch
 
 HELD_OUT = ("astronaut", "chelsea", "coffee", "china")
 EVAL_SIZE = 256                       # the dVAE's input size: held-out photos are judged at 256x256
@@ -193,12 +194,7 @@ def thumbnail_data(size: int):
 
 
 # Judging a photo codec ----------------------------------------------------------------------------
-def _batch(x) -> np.ndarray:
-    """Images as float (n, H, W, C): one image (H, W, C) gains n = 1, grey (n, H, W) gains C = 1."""
-    x = np.asarray(x, np.float32)
-    if x.ndim == 3 and x.shape[-1] in (1, 3) and x.shape[0] not in (1, 3):  # one (H, W, C) image
-        x = x[None]
-    return x[..., None] if x.ndim == 3 else x
+_batch = as_batch  # images as float (n, H, W, C): vqlab.images.as_batch
 
 
 def psnr(a, b) -> np.ndarray:
@@ -286,57 +282,8 @@ def rotation_test(model, x, k: int = 1, factor: int | None = None) -> dict:
             "layout_vs_rotation": float(metrics.mse(rot(rec), layout).mean())}
 
 
-def transplant(target_tokens, source_tokens, box, at=None) -> np.ndarray:
-    """``target_tokens`` (h, w) with the box ``(top, left, height, width)`` of
-    ``source_tokens`` pasted at ``at`` (top, left; default: the box's own place)."""
-    t, s = np.array(target_tokens), np.asarray(source_tokens)
-    top, left, height, width = box
-    at_top, at_left = (top, left) if at is None else at
-    if min(top, left, at_top, at_left) < 0 or max(top, at_top) + height > s.shape[0] \
-            or max(left, at_left) + width > s.shape[1]:
-        raise ValueError(f"box {box} at {(at_top, at_left)} does not fit token grids of shape {s.shape}")
-    t[at_top:at_top + height, at_left:at_left + width] = s[top:top + height, left:left + width]
-    return t
-
-
-def box_distance(shape, box) -> np.ndarray:
-    """Signed distance (pixels, Chebyshev) of each pixel of an (H, W) image to the edge of
-    ``box`` (top, left, height, width) in pixels: 0 on the box's border pixels, negative
-    inside, positive outside."""
-    top, left, height, width = box
-    i, j = np.indices(shape)
-    outside = np.maximum.reduce([top - i, i - (top + height - 1), left - j, j - (left + width - 1)])
-    inside = -np.minimum.reduce([i - top, top + height - 1 - i, j - left, left + width - 1 - j])
-    return np.where(outside > 0, outside, inside)
-
-
-def seam_profile(model, target, source, box, at=None, max_distance: int = 24) -> dict:
-    """Transplant ``box`` (token units) of ``source``'s tokens into ``target``'s and measure
-    the seam: the squared error of the decoded result against the pasted-together
-    reconstructions (the target's outside the box, the source's inside), averaged over
-    pixels at each signed distance d (pixels) from the box's edge, |d| <= max_distance.
-
-    Far from the edge the decoder sees tokens of one photo only and the error is ~0; near it
-    the decoder's receptive field straddles both photos. Returns ``distance`` (pixels),
-    ``mse`` per distance, the decoded ``result`` and the pixel ``composite``."""
-    f = model.image_shape[0] // model.grid_shape[0]
-    x = np.stack([_batch(target)[0], _batch(source)[0]])
-    t = model.encode(x)
-    rec = model.decode(t)
-    mixed = transplant(t[0], t[1], box, at)
-    result = model.decode(mixed[None])[0]
-    top, left, height, width = box
-    at_top, at_left = (top, left) if at is None else at
-    px = (at_top * f, at_left * f, height * f, width * f)
-    composite = rec[0].copy()
-    composite[px[0]:px[0] + px[2], px[1]:px[1] + px[3]] = \
-        rec[1][top * f:(top + height) * f, left * f:(left + width) * f]
-    err = np.mean((result - composite) ** 2, axis=-1)  # (H, W)
-    d = box_distance(err.shape, px)
-    distances = np.arange(-max_distance, max_distance + 1)
-    per = np.array([err[d == k].mean() if np.any(d == k) else np.nan for k in distances])
-    return {"distance": distances, "mse": per, "result": result, "composite": composite,
-            "tokens": mixed, "factor": f}
+from .seams import box_distance, seam_profile  # noqa: E402,F401  (importable from here as before)
+from .tokens import transplant  # noqa: E402,F401
 
 
 # The photo models' cards: which photos, under which licence, and what each held-out photo gets.

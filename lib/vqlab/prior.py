@@ -249,11 +249,4 @@ def mnist_tokens(split: str = "train", limit: int | None = None, vqvae: str = "v
             "labels": mnist_labels(split, limit).astype(np.int32)}
 
 
-def seam_jump(images, column: int) -> np.ndarray:
-    """Mean absolute difference between pixel columns ``column - 1`` and ``column`` of each
-    image (n, H, W[, 1]): how visible a vertical seam at ``column`` is. One value per image."""
-    x = np.asarray(images, np.float64)
-    x = x[..., 0] if x.ndim == 4 else x
-    if not 0 < column < x.shape[-1]:
-        raise ValueError(f"column should lie in [1, {x.shape[-1] - 1}], got {column!r}")
-    return np.abs(x[:, :, column] - x[:, :, column - 1]).mean(axis=1)
+from .seams import jump as seam_jump  # noqa: E402,F401  (importable from here as before)

@@ -142,3 +142,34 @@ def invert_latents(z_e) -> np.ndarray:
     """Negate the continuous encoder outputs: z_e -> -z_e (quantize the result afterwards)."""
     return -np.asarray(z_e)
 
+
+
+def check_box(grid_shape, box, at=None, factor: int = 1) -> tuple[int, int, int, int, int, int]:
+    """``box`` = (top, left, height, width) and ``at`` = (top, left) (default: the box's own
+    place), checked against a grid of ``grid_shape`` (h, w) (in pixels: ``grid_shape`` is
+    divided by ``factor``): (top, left, height, width, at_top, at_left), or a ValueError."""
+    h, w = (int(s) // factor for s in grid_shape[:2])
+    try:
+        top, left, height, width = (_integer("box entry", v) for v in box)
+        at_top, at_left = (top, left) if at is None else (_integer("at entry", v) for v in at)
+    except (TypeError, ValueError):
+        raise ValueError(f"box should be (top, left, height, width) and at (top, left), integers in "
+                         f"tokens; got box={box!r}, at={at!r}") from None
+    if min(top, left, at_top, at_left, height, width) < 0 or max(top, at_top) + height > h \
+            or max(left, at_left) + width > w:
+        raise ValueError(f"box (top, left, height, width) = {tuple(box)} at {(at_top, at_left)} "
+                         f"does not fit token grids of shape {(h, w)}")
+    return top, left, height, width, at_top, at_left
+
+
+def transplant(target, source, box, at=None) -> np.ndarray:
+    """``target`` (h, w) with the box ``(top, left, height, width)`` of ``source`` (h, w)
+    pasted at ``at`` (top, left; default: the box's own place). The one box convention of
+    the library: the widgets, ``vqlab.seams`` and ``vqlab.images.paste`` use it too."""
+    t, s = np.array(target), np.asarray(source)
+    if t.shape != s.shape or t.ndim != 2:
+        raise ValueError(f"target and source should be token grids (h, w) of one shape, "
+                         f"got {t.shape} and {s.shape}")
+    top, left, height, width, at_top, at_left = check_box(s.shape, box, at)
+    t[at_top:at_top + height, at_left:at_left + width] = s[top:top + height, left:left + width]
+    return t

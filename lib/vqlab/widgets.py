@@ -73,8 +73,6 @@ The JavaScript versions of the static book follow these.
 from __future__ import annotations
 
 import math
-import struct
-import zlib
 
 import ipywidgets as w
 import numpy as np
@@ -83,12 +81,12 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
 
-from . import metrics, plots
+from . import metrics, plots, seams
+from .images import paste, png, to_rgb8, to_uint8, zoom  # noqa: F401  (vqlab.widgets.png as before)
 from . import tokens as tk
 
 PANEL = 196          # px: image panels are upscaled by a whole factor towards this side
 SCATTER_PX = 360     # px: side of a latent scatter panel (rendered once per widget)
-PNG_LEVEL = 1        # zlib level: fast to encode, still a fraction of the raw size
 BLOCK = 3            # a palette tile is what a BLOCK x BLOCK patch of one code decodes to
 TILE_PX = 24         # px: palette tiles are upscaled towards this side
 MARKER = (220, 20, 60)   # the current point and the boxes: crimson
@@ -96,60 +94,11 @@ ELLIPSE = (0, 0, 0)
 MAGMA = (colormaps["magma"](np.linspace(0, 1, 256))[:, :3] * 255 + 0.5).astype(np.uint8)  # the seam error's palette
 
 
-# Pixels -------------------------------------------------------------------------------------
-
-def to_rgb8(image) -> np.ndarray:
-    """An image (H, W), (H, W, 1) or (H, W, 3), floats in [0, 1] or uint8, as uint8 (H, W, 3)."""
-    a = np.asarray(image)
-    if a.ndim == 3 and a.shape[-1] == 1:
-        a = a[..., 0]
-    if a.ndim == 2:
-        a = np.repeat(a[..., None], 3, axis=-1)
-    if a.ndim != 3 or a.shape[-1] != 3:
-        raise ValueError(f"expected an image (H, W), (H, W, 1) or (H, W, 3), got shape {np.shape(image)}")
-    if a.dtype != np.uint8:
-        a = (np.clip(a, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-    return a
-
-
-def to_uint8(image) -> np.ndarray:
-    """An image as uint8: (H, W) if it has one channel, (H, W, 3) if three (PNG's L and RGB)."""
-    a = np.asarray(image)
-    if a.ndim == 3 and a.shape[-1] == 1:
-        a = a[..., 0]
-    if a.ndim == 2:
-        return a if a.dtype == np.uint8 else (np.clip(a, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-    return to_rgb8(a)
-
-
-def zoom(image: np.ndarray, factor: int) -> np.ndarray:
-    """Nearest-neighbour upscaling of (H, W, ...) by a whole ``factor``."""
-    return image if factor == 1 else np.repeat(np.repeat(image, factor, axis=0), factor, axis=1)
-
+# Pixels (vqlab.images) ---------------------------------------------------------------------
 
 def zoom_for(side: int, target: int = PANEL) -> int:
     """The whole factor that brings ``side`` pixels closest to ``target`` from below (at least 1)."""
     return max(1, target // side)
-
-
-def _chunk(tag: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
-
-
-def png(pixels: np.ndarray, palette: np.ndarray | None = None) -> bytes:
-    """PNG bytes of uint8 ``pixels``: (H, W) grey, (H, W, 3) colour, or (H, W) indices into
-    ``palette`` (P, 3) uint8 with P <= 256. Written here with zlib at a fast level and no
-    row filters: a 256x256 colour image in a few milliseconds (Pillow's adaptive filters
-    take tens)."""
-    pixels = np.ascontiguousarray(pixels, np.uint8)
-    h, w = pixels.shape[:2]
-    colour_type = 2 if pixels.ndim == 3 else 3 if palette is not None else 0   # RGB, palette, grey
-    rows = np.concatenate([np.zeros((h, 1), np.uint8), pixels.reshape(h, -1)], axis=1)  # filter 0 a row
-    out = [b"\x89PNG\r\n\x1a\n", _chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, colour_type, 0, 0, 0))]
-    if palette is not None:
-        out.append(_chunk(b"PLTE", np.asarray(palette, np.uint8).tobytes()))
-    out += [_chunk(b"IDAT", zlib.compress(rows.tobytes(), PNG_LEVEL)), _chunk(b"IEND", b"")]
-    return b"".join(out)
 
 
 def tile(images: np.ndarray, ncols: int, gap: int = 2, fill: int = 255) -> np.ndarray:
@@ -597,11 +546,12 @@ def token_editor(model, image, second=None, background: int | None = None) -> To
 # The transplant -------------------------------------------------------------------------
 
 class Transplant(_Widget):
-    """See the module docstring for the layout. State: ``box`` ((r0, r1), (c0, c1), (i, j)),
-    ``tokens`` (the target's grid with the box pasted), ``decoded``, ``pasted`` (the pixel
-    paste of the reconstructions), ``seam_mse``."""
+    """See the module docstring for the layout. State: ``box`` (top, left, height, width)
+    of the source's tokens and ``at`` (top, left), where it lands in the target (the
+    convention of ``vqlab.tokens.transplant``); ``tokens`` (the target's grid with the box
+    pasted), ``decoded``, ``pasted`` (the pixel paste of the reconstructions), ``seam_mse``."""
 
-    def __init__(self, model, target, source, box=None):
+    def __init__(self, model, target, source, box=None, at=None):
         self.model = model
         self.h, self.w = tuple(model.grid_shape)
         self.target_tokens = _grid_of(model, target).astype(np.int64)
@@ -628,11 +578,18 @@ class Transplant(_Widget):
             _row(("source", self.source_panel), ("target", self.target_panel), ("decoded", self.decoded_panel),
                  ("seam error |decoded - pasted|", self.error_panel)),
             w.HBox([self.rows, self.cols]), w.HBox([self.to_row, self.to_col]), self.status])
-        self.set_box(*(box or (self.rows.value, self.cols.value, (self.to_row.value, self.to_col.value))))
+        if box is None:
+            (r0, r1), (c0, c1) = self.rows.value, self.cols.value
+            box, at = (r0, c0, r1 - r0, c1 - c0), (self.to_row.value, self.to_col.value)
+        self.set_box(box, at)
 
-    def set_box(self, rows: tuple[int, int], cols: tuple[int, int], to: tuple[int, int]):
-        """Move source rows [r0, r1) x cols [c0, c1) to the target cell ``to`` (its top-left);
-        ``to`` is clipped so that the box stays inside the grid."""
+    def set_box(self, box, at=None):
+        """Move the source's box (top, left, height, width) to the target cell ``at`` (its
+        top-left; default: the same place); clipped so that the box stays inside the grid."""
+        top, left, height, width = (int(v) for v in box)
+        self._set_ranges((top, top + height), (left, left + width), (top, left) if at is None else at)
+
+    def _set_ranges(self, rows: tuple[int, int], cols: tuple[int, int], to: tuple[int, int]):
         (r0, r1), (c0, c1) = sorted(map(int, rows)), sorted(map(int, cols))
         r0, r1, c0, c1 = max(r0, 0), min(r1, self.h), max(c0, 0), min(c1, self.w)
         bh, bw = max(r1 - r0, 0), max(c1 - c0, 0)
@@ -642,23 +599,21 @@ class Transplant(_Widget):
         self.to_row.max, self.to_col.max = self.h - bh, self.w - bw
         self.to_row.value, self.to_col.value = i, j
         self._quiet = False
-        self.box = ((r0, r1), (c0, c1), (i, j))
+        self.box, self.at = (r0, c0, bh, bw), (i, j)
         self._render()
 
     def _on_slider(self, change):
         if not self._quiet:
-            self.set_box(self.rows.value, self.cols.value, (self.to_row.value, self.to_col.value))
+            self._set_ranges(self.rows.value, self.cols.value, (self.to_row.value, self.to_col.value))
 
     def _render(self):
-        (r0, r1), (c0, c1), (i, j) = self.box
-        bh, bw, f = r1 - r0, c1 - c0, self.f
-        self.tokens = self.target_tokens.copy()
-        self.tokens[i:i + bh, j:j + bw] = self.source_tokens[r0:r1, c0:c1]
+        (r0, c0, bh, bw), (i, j), f = self.box, self.at, self.f
+        r1, c1 = r0 + bh, c0 + bw
+        self.tokens = tk.transplant(self.target_tokens, self.source_tokens, self.box, self.at)
         self.decoded = np.asarray(self.model.decode(self.tokens[None]))[0]
-        self.pasted = self.target_rec.copy()
-        self.pasted[i * f:(i + bh) * f, j * f:(j + bw) * f] = self.source_rec[r0 * f:r1 * f, c0 * f:c1 * f]
-        error = np.abs(self.decoded - self.pasted).mean(-1)                  # (H, W)
-        self.seam_mse = float(np.mean((self.decoded - self.pasted) ** 2))
+        self.pasted = paste(self.target_rec, self.source_rec, self.box, self.at, factor=f)
+        error = np.abs(self.decoded - self.pasted).mean(-1)                  # (H, W), shown
+        self.seam_mse = seams.mse(self.decoded, self.pasted)
         z, s = self.zoom, self.zoom * f
         src = zoom(to_rgb8(self.source_image), z)
         outline(src, r0 * s, c0 * s, r1 * s, c1 * s)
@@ -673,12 +628,13 @@ class Transplant(_Widget):
                              f"seam error (decoded vs pasted): MSE {self.seam_mse:.4f}, PSNR {psnr:.1f} dB")
 
 
-def transplant(model, target, source, box=None) -> Transplant:
+def transplant(model, target, source, box=None, at=None) -> Transplant:
     """Move a box of ``source``'s tokens into ``target``'s grid and decode: the result beside
     the pixel paste of the two reconstructions, and the seam error between them. ``box``, the
-    first state: ((r0, r1), (c0, c1), (i, j)), source rows and columns and where the box's
-    top-left cell lands, in tokens (default: a quarter of the grid, at the same place)."""
-    return Transplant(model, target, source, box)
+    first state: (top, left, height, width) of the source's tokens, and ``at`` (top, left),
+    where it lands (``vqlab.tokens.transplant``'s convention; default: a quarter of the
+    grid, at the same place)."""
+    return Transplant(model, target, source, box, at)
 
 
 # The loss balance -----------------------------------------------------------------------
