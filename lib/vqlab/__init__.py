@@ -1,14 +1,17 @@
 """vqlab: the library behind the course book on VAEs with quantized latent representations.
 
-Modules, one idea each, imported one way (lower rows never import higher ones):
+Modules, one idea each, imported one way (lower rows never import higher ones; a test
+walks the import graph and fails on a cycle):
 
 | layer | modules |
 | --- | --- |
-| data, maths | ``data`` (MNIST anywhere), ``losses`` (ELBO terms), ``metrics``, ``theory``, ``tokens`` |
-| layers, models | ``quantizer`` (vector quantization), ``models`` (autoencoder, VAE, VQ-VAE, photo VQ-VAE), ``prior`` (gated PixelCNN over token grids: ``sample``, ``log_prob``, ``complete``), ``quality`` (digit classifier, Fréchet distance), ``dalle`` (DALL·E's dVAE in Keras) |
-| shipped weights | ``pretrained`` (``load(name)``: card + sha256-checked weights; ``python -m vqlab.pretrained convert-dalle``) |
+| data, maths | ``data`` (MNIST), ``images`` (batches, PNG, paste), ``losses``, ``metrics``, ``theory``, ``tokens`` (grid edits, ``transplant``), ``seams``, ``checks``, ``files`` |
+| layers | ``quantizer`` (``VectorQuantizer``: gradient codebook; ``VectorQuantizerEMA``: moving averages) |
+| models | ``models``: ``Autoencoder``, ``VAE``, ``VQVAE``, ``PhotoVQVAE``, ``DalleDVAE``, ``GatedPixelCNN``, ``DigitClassifier``; the ``TokenModel`` protocol |
+| shipped weights | ``cards`` (model cards), ``named_weights`` (weights by variable path), ``pretrained`` (``load(name)``) |
+| using models | ``prior`` (``sample``, ``log_prob``, ``complete``), ``quality`` (Fréchet distance), ``dalle`` (converting DALL·E's weights), ``photos``, ``editing`` |
 | training | ``recipes`` (how each shipped model is trained), ``train`` (``python -m vqlab.train``) |
-| chapters' tools | ``editing``, ``photos`` (bundled photos, PSNR/SSIM, JPEG rates, seams), ``plots``, ``widgets`` (JupyterLab), ``web`` (the same widgets live in the HTML book), ``lab`` (exercise checks) |
+| chapters' tools | ``plots``, ``widgets`` (JupyterLab), ``web`` (the same widgets live in the HTML book; ``js/``), ``lab`` (exercise checks) |
 
 The three model families answer the same calls (x: images (n, H, W[, C]) in [0, 1]):
 
@@ -21,7 +24,9 @@ The three model families answer the same calls (x: images (n, H, W[, C]) in [0, 
 | ``measure(x)`` | ``mse`` | ``mse``, ``kl``, ``active_units`` | ``mse``, ``usage``, ``perplexity``, ``counts`` |
 | more | | ``posterior(x)`` -> (mean, log_var) | ``encode_latents``, ``quantize_latents``, ``decode_latents``, ``codebook`` |
 
-Every constructor takes ``image_shape`` and ``seed``; ``get_config()`` rebuilds the model.
+Every constructor takes ``image_shape`` and ``seed``; ``get_config()`` rebuilds the model,
+and every class is registered with Keras (``vqlab>VQVAE``), so a card names it.
+Swap a family in one line: ``model = VQVAE(64, 16)`` for ``model = VAE(2, "conv")``.
 Training reports the same names (``loss``, ``reconstruction``, ``kl``; ``codebook_loss``,
 ``commitment_loss``, ``perplexity``, ``usage``).
 
