@@ -249,6 +249,15 @@ def test_cli_writes_the_course(tmp_path, capsys):
 def test_readme_table_of_points_is_the_tools(course):
     readme = (ROOT / "README.md").read_text()
     table = assignments.points_table(list(course.values()))
+    points = assignments.POINTS
+    for words in (
+        f"(`test_<function>`, {points['code']} points)",
+        f"derivation {points['written']} points",
+        f"question {points['predict']} point",
+    ):
+        assert words in re.sub(r"\s+", " ", readme), (
+            f"README.md no longer says {words!r}"
+        )
     assert table in readme, (
         "README.md's table of points per chapter (Teaching with this book) is out of "
         "date; replace it with:\n" + table

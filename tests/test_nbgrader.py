@@ -23,6 +23,7 @@ import html
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -154,8 +155,14 @@ def cycle(tmp_path_factory):
         if name in STUBS:
             _submit(course, "stubs", name, release)
             submitted[name].append("stubs")
+        start = time.perf_counter()
         _nbgrader(course, "autograde", name, "--create")
         _nbgrader(course, "generate_feedback", name)
+        print(
+            f"{name}: autograde of {', '.join(submitted[name])} and feedback in "
+            f"{time.perf_counter() - start:.0f} s",
+            flush=True,
+        )
     return course, found, submitted
 
 
