@@ -7,13 +7,14 @@ export VQLAB_DATA ?= $(HOME)/.cache/vqlab
 export PYTHONHASHSEED := 0
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: book test unit browser nbval student lab data bench weights lock clean help
+.PHONY: book test unit browser nbval student assignments lab data bench weights lock clean help
 
 help:
 	@echo "make book   - install, fetch MNIST, execute every chapter, write _build/html/index.html"
 	@echo "make test   - install, unit tests, HTML build with warnings as errors, every chapter under nbval"
 	@echo "make lab    - open the chapters in JupyterLab (MyST .md files open as notebooks)"
 	@echo "make student - the student edition: no solutions, stubs for the coding tasks (_build/student/)"
+	@echo "make assignments - the nbgrader course: one assignment per chapter 2-11 (_build/assignments/)"
 	@echo "make bench  - per-chapter execution times, model load times, training benchmark"
 	@echo "make weights - retrain every shipped model from scratch"
 
@@ -55,6 +56,13 @@ lab: data
 # tests/test_student.py, part of `make unit`, checks the sources and runs their exercises.
 student: data
 	$(PY) tools/student.py
+
+# nbgrader course (tools/assignments.py): nbgrader_config.py and source/<chapter>/<chapter>.ipynb
+# under _build/assignments/, graded cells derived from the chapters' exercises; nbgrader itself
+# releases, autogrades and returns feedback (README, "Teaching with this book");
+# tests/test_nbgrader.py runs that cycle.
+assignments: $(STAMP)
+	$(PY) tools/assignments.py
 
 bench: data
 	$(PY) benchmarks/chapters.py

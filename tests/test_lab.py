@@ -69,6 +69,26 @@ def test_library_function_passes(capsys, check, fn):
     assert "matches the library" in result.message
 
 
+@pytest.mark.parametrize("seed", [101, 202])
+@pytest.mark.parametrize("check, fn", REFERENCES, ids=lambda v: getattr(v, "__name__", ""))
+def test_library_function_passes_on_other_seeds(capsys, check, fn, seed):
+    """The nbgrader assignments' hidden tests run each check on seeds other than the book's."""
+    result = check(fn, seed=seed)
+    capsys.readouterr()
+    assert result.passed, result.message
+
+
+def test_other_seeds_change_the_inputs_and_still_catch_mistakes(capsys):
+    kl_log_std = lambda m, lv: 0.5 * ops.sum(ops.exp(2 * lv) + ops.square(m) - 1 - 2 * lv, axis=1)  # noqa: E731
+    for seed in (0, 101):
+        result = lab.check_kl(kl_log_std, seed=seed)
+        assert not result.passed and "log sigma where log sigma^2" in result.message
+    assert "kernel_size=1" in lab.check_masked_conv(lab.causal_mask).message
+    extra = lab.check_masked_conv(lab.causal_mask, seed=3).message
+    assert extra.count("kernel_size=") == 10 and extra != lab.check_masked_conv(lab.causal_mask).message
+    capsys.readouterr()
+
+
 # Typical mistakes, each with the words its hint must contain ----------------------------
 
 MISTAKES = {

@@ -51,9 +51,13 @@ def _directive_end(lines: list[str], start: int, fence: str) -> int:
     raise ValueError(f"the {{solution}} directive opened at line {start + 1} is never closed with {fence!r}")
 
 
-def remove_solutions(text: str) -> tuple[str, list[str]]:
+def remove_solutions(text: str, replace=None) -> tuple[str, list[str]]:
     """``text`` without its ``solution`` directives (and ``solution-start`` ... ``solution-end``
-    blocks), and the list of the removed blocks."""
+    blocks), and the list of the removed blocks.
+
+    ``replace(block)``, if given, returns the text that takes each removed block's place
+    (the nbgrader assignments put a graded answer cell there); None or "" leaves nothing.
+    """
     lines = text.split("\n")
     out, removed, i = [], [], 0
     while i < len(lines):
@@ -71,6 +75,8 @@ def remove_solutions(text: str) -> tuple[str, list[str]]:
             i += 1
             continue
         removed.append("\n".join(lines[i:end + 1]))
+        if replace is not None and (replacement := replace(removed[-1])):
+            out.extend(replacement.split("\n"))
         i = end + 1
         while out and out[-1].strip() == "" and i < len(lines) and lines[i].strip() == "":
             i += 1  # no double blank line where a solution was

@@ -6,7 +6,9 @@ that names the likely mistake (a shape, a sign, a factor of 2 or 1/2, log sigma 
 log sigma^2 was meant, the wrong axis, a missing stop-gradient). An exception raised by the
 reader's function becomes part of the hint, never a traceback, and a function that still
 raises ``NotImplementedError`` (the student edition's stub) is reported as not done yet.
-The check also returns a :class:`CheckResult` (``passed``, ``message``).
+The check also returns a :class:`CheckResult` (``passed``, ``message``), so a test can assert
+it. Every check takes a ``seed`` for its random inputs (the default gives the book's cases);
+the nbgrader assignments' hidden tests run each check again on other seeds.
 
 How a hint is found: every check knows the typical wrong implementations of its function.
 When the reader's output differs from the library's, the check runs each wrong version on
@@ -190,9 +192,9 @@ def pca_reconstruction_error(x, d: int) -> np.ndarray:
     return np.mean((x - pca.inverse_transform(pca.transform(x))) ** 2, axis=1)
 
 
-def check_pca_reconstruction(fn) -> CheckResult:
+def check_pca_reconstruction(fn, seed: int = 7) -> CheckResult:
     """``fn(x, d)``: per-example mean squared error of x (n, D) reconstructed by its first d principal components."""
-    rng = np.random.default_rng(7)
+    rng = np.random.default_rng(seed)
 
     def project(x, basis, centre=True):
         m = x.mean(axis=0) if centre else 0.0
@@ -232,9 +234,9 @@ def check_pca_reconstruction(fn) -> CheckResult:
     return _run("check_pca_reconstruction", lambda: _compare(fn, cases, pca_reconstruction_error, mistakes, shape_hint))
 
 
-def check_gaussian_nll(fn) -> CheckResult:
+def check_gaussian_nll(fn, seed: int = 8) -> CheckResult:
     """``fn(x, x_hat, variance)``: -log N(x; x_hat, variance * I) per image, summed over pixels, shape (n,)."""
-    rng = np.random.default_rng(8)
+    rng = np.random.default_rng(seed)
     nll = losses.gaussian_nll
 
     def axes(a):
@@ -279,9 +281,9 @@ def _kl_shape_hint(got, expected, args):
     return None
 
 
-def check_kl_discrete(fn) -> CheckResult:
+def check_kl_discrete(fn, seed: int = 11) -> CheckResult:
     """``fn(p, q)``: KL(p || q) in nats of two distributions over the same outcomes (1-D arrays)."""
-    rng = np.random.default_rng(11)
+    rng = np.random.default_rng(seed)
     kl = theory.kl_discrete
 
     mistakes = [
@@ -308,9 +310,9 @@ def check_kl_discrete(fn) -> CheckResult:
         nan_hint="0 log 0 = 0: leave out the outcomes where p(x) = 0 (p * log(p / q) is NaN there)."))
 
 
-def check_kl(fn) -> CheckResult:
+def check_kl(fn, seed: int = 0) -> CheckResult:
     """``fn(mean, log_var)``: KL(N(mean, diag(exp(log_var))) || N(0, I)) per example, shape (batch,)."""
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     kl = losses.kl_to_standard_normal
 
     def kl_log_std(m, lv):  # log_var read as log sigma
@@ -344,9 +346,9 @@ def reparameterize(mean, log_var, eps):
     return mean + np.exp(0.5 * np.asarray(log_var)) * eps
 
 
-def check_reparameterize(fn) -> CheckResult:
+def check_reparameterize(fn, seed: int = 1) -> CheckResult:
     """``fn(mean, log_var, eps)``: mean + sigma * eps with sigma = exp(log_var / 2), differentiable."""
-    rng = np.random.default_rng(1)
+    rng = np.random.default_rng(seed)
     mistakes = [
         (lambda m, lv, e: m + np.exp(lv) * e, "the variance where the standard deviation was meant: sigma = exp(log_var / 2); exp(log_var) is sigma^2."),
         (lambda m, lv, e: m + np.exp(2 * lv) * e, "log sigma where log sigma^2 was meant: log_var is log sigma^2, so sigma = exp(log_var / 2)."),
@@ -384,9 +386,9 @@ def check_reparameterize(fn) -> CheckResult:
     return _run("check_reparameterize", body)
 
 
-def check_elbo(fn) -> CheckResult:
+def check_elbo(fn, seed: int = 9) -> CheckResult:
     """``fn(x, probs, mean, log_var)``: the one-sample ELBO per image with a Bernoulli decoder, shape (n,)."""
-    rng = np.random.default_rng(9)
+    rng = np.random.default_rng(seed)
     bce, kl = losses.bernoulli_nll, losses.kl_to_standard_normal
 
     def axes(a):
@@ -418,10 +420,10 @@ def check_elbo(fn) -> CheckResult:
     return _run("check_elbo", lambda: _compare(fn, cases, losses.elbo, mistakes, shape_hint))
 
 
-def check_active_units(fn) -> CheckResult:
+def check_active_units(fn, seed: int = 10) -> CheckResult:
     """``fn(mean, threshold)``: how many latent dimensions have a posterior mean whose variance over
     the inputs exceeds ``threshold`` (an int)."""
-    rng = np.random.default_rng(10)
+    rng = np.random.default_rng(seed)
     mistakes = [
         (lambda m, t: int((np.var(m, axis=1) > t).sum()), "wrong axis: the variance runs over the inputs (axis 0), one per latent dimension."),
         (lambda m, t: int((np.std(m, axis=0) > t).sum()), "the standard deviation where the variance was meant."),
@@ -448,9 +450,9 @@ def check_active_units(fn) -> CheckResult:
     return _run("check_active_units", lambda: _compare(fn, cases, reference, mistakes, shape_hint, exact=True))
 
 
-def check_log_mean_exp(fn) -> CheckResult:
+def check_log_mean_exp(fn, seed: int = 12) -> CheckResult:
     """``fn(log_w)``: log(mean(exp(log_w))) over axis 0 (k weights per column), without overflow: shape (n,)."""
-    rng = np.random.default_rng(12)
+    rng = np.random.default_rng(seed)
     ref = lambda a: losses.log_mean_exp(a, axis=0)  # noqa: E731
     mistakes = [
         (lambda a: np.log(np.sum(np.exp(a - a.max(0)), axis=0)) + a.max(0), "a log-sum-exp: the mean divides by k, so subtract log k."),
@@ -506,9 +508,9 @@ def _nearest_shape_hint(got, expected, args):
     return None
 
 
-def check_nearest_code(fn) -> CheckResult:
+def check_nearest_code(fn, seed: int = 2) -> CheckResult:
     """``fn(z_e, codebook)``: index (N,) of the nearest code to each row of z_e (N, D); codebook (K, D)."""
-    rng = np.random.default_rng(2)
+    rng = np.random.default_rng(seed)
 
     def dist(z, c):
         return ((z[:, None, :] - c[None, :, :]) ** 2).sum(-1)
@@ -531,9 +533,9 @@ def check_nearest_code(fn) -> CheckResult:
                 lambda: _compare(fn, cases, nearest_code, mistakes, _nearest_shape_hint, exact=True))
 
 
-def check_straight_through(fn) -> CheckResult:
+def check_straight_through(fn, seed: int = 3) -> CheckResult:
     """``fn(z_e, z_q)``: the straight-through output: value z_q, gradient to z_e the identity, none to z_q."""
-    rng = np.random.default_rng(3)
+    rng = np.random.default_rng(seed)
     cases = [
         ("a batch of vectors (4, 3)", (rng.normal(size=(4, 3)), rng.normal(size=(4, 3)))),
         ("a feature map (2, 7, 7, 16)", (rng.normal(size=(2, 7, 7, 16)), rng.normal(size=(2, 7, 7, 16)))),
@@ -575,9 +577,9 @@ def commitment_loss(z_e, z_q, beta):
     return float(q(z_e)["commitment_loss"])
 
 
-def check_commitment_loss(fn) -> CheckResult:
+def check_commitment_loss(fn, seed: int = 4) -> CheckResult:
     """``fn(z_e, z_q, beta)``: the commitment loss, a scalar, with no gradient to z_q."""
-    rng = np.random.default_rng(4)
+    rng = np.random.default_rng(seed)
 
     def per_vector(z_e, z_q, b):
         return b * np.mean(np.sum((z_e - z_q) ** 2, axis=-1))
@@ -630,9 +632,9 @@ def check_commitment_loss(fn) -> CheckResult:
 
 # Token grids (chapter 10) -------------------------------------------------------------
 
-def check_shift(fn) -> CheckResult:
+def check_shift(fn, seed: int = 5) -> CheckResult:
     """``fn(grid, dx, dy)``: move a token grid (h, w) or batch (n, h, w) dx right and dy down, wrapping."""
-    rng = np.random.default_rng(5)
+    rng = np.random.default_rng(seed)
     mistakes = [
         (lambda g, dx, dy: np.roll(np.roll(g, dx, axis=-2), dy, axis=-1), "x and y swapped: x runs along a row (the last axis, -1), y down a column (axis -2)."),
         (lambda g, dx, dy: np.roll(np.roll(g, -dx, axis=-1), -dy, axis=-2), "the direction: a positive dx moves the content right and a positive dy down (np.roll by +dx)."),
@@ -681,8 +683,11 @@ def causal_mask(kernel_size: int, mask_type: str) -> np.ndarray:
     return mask
 
 
-def check_masked_conv(fn) -> CheckResult:
-    """``fn(kernel_size, mask_type)``: the (k, k) causal mask of a PixelCNN layer of type 'A' or 'B'."""
+def check_masked_conv(fn, seed: int | None = None) -> CheckResult:
+    """``fn(kernel_size, mask_type)``: the (k, k) causal mask of a PixelCNN layer of type 'A' or 'B'.
+
+    The cases are fixed; a ``seed`` adds three larger odd kernel sizes (9 to 21) drawn with it.
+    """
 
     def other_type(k, t):
         return causal_mask(k, "B" if t == "A" else "A")
@@ -712,14 +717,18 @@ def check_masked_conv(fn) -> CheckResult:
     ]
     cases = [(f"kernel_size={k}, mask_type={t!r}", (k, t)) for k, t in
              [(3, "A"), (3, "B"), (5, "A"), (5, "B"), (7, "B"), (1, "A"), (1, "B")]]
+    if seed is not None:
+        rng = np.random.default_rng(seed)
+        cases += [(f"kernel_size={k}, mask_type={t!r}", (k, t)) for k, t in
+                  zip((2 * rng.integers(4, 11, 3) + 1).tolist(), rng.choice(MASK_TYPES, 3).tolist())]
     return _run("check_masked_conv", lambda: _compare(fn, cases, causal_mask, mistakes))
 
 
 # Image quality (chapter 11) -----------------------------------------------------------
 
-def check_psnr(fn) -> CheckResult:
+def check_psnr(fn, seed: int = 6) -> CheckResult:
     """``fn(a, b, peak)``: the PSNR of each image pair in dB, 10 log10(peak^2 / MSE), shape (n,)."""
-    rng = np.random.default_rng(6)
+    rng = np.random.default_rng(seed)
 
     def mse(a, b):
         return metrics.mse(a, b)
