@@ -762,3 +762,16 @@ def training_crops(n: int, size: int = 64, seed: int = 0, start: int = 0,
         a = np.asarray(crop)
         out[k] = a[:, ::-1] if rng.random() < 0.5 else a
     return out
+
+
+def prepare_training_crops(verbose: bool = False) -> int:
+    """Build every training photo's memory-mapped copy at short side <= TRAIN_BASE_SHORT
+    now (one photo decoded at a time), so ``training_crops`` starts without waiting;
+    return how many photos there are. ``training_crops`` builds them lazily otherwise."""
+    records = [p.record for p in train_photos()]
+    start = time.monotonic()
+    for i, r in enumerate(records):
+        _base(r)
+        if verbose and (i + 1) % 50 == 0:
+            print(f"{i + 1}/{len(records)} training photos ready ({time.monotonic() - start:.0f} s)")
+    return len(records)
