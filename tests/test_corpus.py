@@ -1,32 +1,38 @@
-"""The photo corpus: .deb / rcc / JPEG-stream readers, verified fetching and caching, the
-offline message, the test protocol, the training crops and the shipped records.
+"""The photo corpus: .deb / rcc / JPEG-stream readers, verified fetching and caching,
+the offline message, the test protocol, the training crops and the shipped records.
 
-Everything but the last test runs on synthetic packages built here, with the network
-replaced (``vqlab.corpus._download_to``); the last one downloads the real test source
-(8 MB from deb.debian.org) and is skipped, saying why, when Debian's pool is unreachable.
+The tests run on synthetic packages built here, with the network replaced
+(``vqlab.corpus._download_to``) or served from a local HTTP server, except one: it
+downloads the real test source (an 8 MB package from deb.debian.org) and is skipped,
+saying why, when Debian's pool is unreachable.
 """
 
+import contextlib
 import hashlib
+import http.server
 import io
 import json
+import lzma
 import struct
 import tarfile
+import threading
+import time
 import urllib.request
 import zlib
 from pathlib import Path
 
-import lzma
 import numpy as np
 import pytest
 from PIL import Image
-
-from vqlab import corpus
+from vqlab import corpus, data
 
 
 def jpeg_bytes(w, h, seed=0, **kw):
     rng = np.random.default_rng(seed)
     buf = io.BytesIO()
-    Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(buf, "JPEG", **kw)
+    Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(
+        buf, "JPEG", **kw
+    )
     return buf.getvalue()
 
 
@@ -39,7 +45,10 @@ def png_bytes(a):
 def ar_archive(members):
     out = [b"!<arch>\n"]
     for name, blob in members:
-        header = f"{name + '/':<16}{0:<12}{0:<6}{0:<6}{100644:<8}{len(blob):<10}".encode() + b"`\n"
+        header = (
+            f"{name + '/':<16}{0:<12}{0:<6}{0:<6}{100644:<8}{len(blob):<10}".encode()
+            + b"`\n"
+        )
         out += [header, blob, b"\n" if len(blob) % 2 else b""]
     return b"".join(out)
 
@@ -55,12 +64,19 @@ def tar_xz(files):
 
 
 def deb(files, data_name="data.tar.xz"):
-    """A minimal .deb: debian-binary, control.tar.xz, an odd-sized extra member, data.tar."""
+    """A minimal .deb: debian-binary, control.tar.xz, an odd-sized extra member,
+    data.tar."""
     data = tar_xz(files)
     if data_name == "data.tar":
         data = lzma.decompress(data)
-    return ar_archive([("debian-binary", b"2.0\n"), ("control.tar.xz", tar_xz({"control": b"x"})),
-                       ("_odd", b"abc"), (data_name, data)])
+    return ar_archive(
+        [
+            ("debian-binary", b"2.0\n"),
+            ("control.tar.xz", tar_xz({"control": b"x"})),
+            ("_odd", b"abc"),
+            (data_name, data),
+        ]
+    )
 
 
 def test_deb_files_reads_the_data_tar_of_a_synthetic_deb(tmp_path):
@@ -68,9 +84,13 @@ def test_deb_files_reads_the_data_tar_of_a_synthetic_deb(tmp_path):
     for name in ("data.tar.xz", "data.tar"):
         path = tmp_path / f"p-{name}.deb"
         path.write_bytes(deb(files, name))
-        assert corpus.deb_files(path, ["usr/share/b/two.png"]) == {"usr/share/b/two.png": b"second" * 999}
+        assert corpus.deb_files(path, ["usr/share/b/two.png"]) == {
+            "usr/share/b/two.png": b"second" * 999
+        }
         assert sorted(corpus.deb_file_list(path)) == sorted(files)
-        with pytest.raises(ValueError, match="lacks 1 expected file.*usr/share/c/none.jpg"):
+        with pytest.raises(
+            ValueError, match="lacks 1 expected file.*usr/share/c/none.jpg"
+        ):
             corpus.deb_files(path, ["usr/share/a/one.jpg", "usr/share/c/none.jpg"])
 
 
@@ -95,11 +115,16 @@ def with_comment(jpeg, text):
 
 
 def test_largest_jpeg_stream_is_cut_out_whole():
-    small, large = jpeg_bytes(16, 16, 1), with_comment(jpeg_bytes(96, 64, 2), b"a\xff\xd9b")
+    small, large = (
+        jpeg_bytes(16, 16, 1),
+        with_comment(jpeg_bytes(96, 64, 2), b"a\xff\xd9b"),
+    )
     progressive = jpeg_bytes(48, 40, 3, progressive=True)
     blob = eet_like(small, large, progressive)
     streams = corpus.jpeg_streams(blob)
-    assert sorted(blob[o:o + n] for o, n in streams) == sorted([small, large, progressive])
+    assert sorted(blob[o : o + n] for o, n in streams) == sorted(
+        [small, large, progressive]
+    )
     assert corpus.largest_jpeg(blob) == large
     assert Image.open(io.BytesIO(corpus.largest_jpeg(blob))).size == (96, 64)
     with pytest.raises(ValueError, match="no decodable JPEG"):
@@ -107,8 +132,8 @@ def test_largest_jpeg_stream_is_cut_out_whole():
 
 
 def rcc(tree):
-    """A Qt .rcc (format 2) of ``tree``: {dir: {file: bytes}}; a name ending '.z' is stored
-    zlib-compressed (flag 1), as rcc does when it pays."""
+    """A Qt .rcc (format 2) of ``tree``: {dir: {file: bytes}}; a name ending '.z' is
+    stored zlib-compressed (flag 1), as rcc does when it pays."""
     names, data, nodes = bytearray(), bytearray(), []
 
     def name_offset(name):
@@ -133,7 +158,10 @@ def rcc(tree):
                 flags = 0
                 payload = value
                 if name.endswith(".z"):
-                    flags, payload = 1, struct.pack(">I", len(value)) + zlib.compress(value)
+                    flags, payload = (
+                        1,
+                        struct.pack(">I", len(value)) + zlib.compress(value),
+                    )
                 nodes[first + k] = ("file", name_offset(name), flags, len(data))
                 data.extend(struct.pack(">I", len(payload)) + payload)
     tree_bytes = bytearray()
@@ -145,21 +173,37 @@ def rcc(tree):
     header = 20
     t, d = header, header + len(tree_bytes)
     n = d + len(data)
-    return b"qres" + struct.pack(">IIII", 2, t, d, n) + bytes(tree_bytes) + bytes(data) + bytes(names)
+    return (
+        b"qres"
+        + struct.pack(">IIII", 2, t, d, n)
+        + bytes(tree_bytes)
+        + bytes(data)
+        + bytes(names)
+    )
 
 
 def test_rcc_files_lists_paths_and_inflates_compressed_entries():
     webp = b"RIFF" + struct.pack("<I", 8) + b"WEBPVP8 "
-    blob = rcc({"gcompris": {"a": {"x.webp": webp, "README.z": b"Files: x.webp\n" * 20}, "b.txt": b"hi"}})
+    blob = rcc(
+        {
+            "gcompris": {
+                "a": {"x.webp": webp, "README.z": b"Files: x.webp\n" * 20},
+                "b.txt": b"hi",
+            }
+        }
+    )
     files = corpus.rcc_files(blob)
-    assert files == {"/gcompris/a/x.webp": webp, "/gcompris/a/README.z": b"Files: x.webp\n" * 20,
-                     "/gcompris/b.txt": b"hi"}
+    assert files == {
+        "/gcompris/a/x.webp": webp,
+        "/gcompris/a/README.z": b"Files: x.webp\n" * 20,
+        "/gcompris/b.txt": b"hi",
+    }
     assert corpus.riff_webp_streams(blob) == [(blob.index(webp), len(webp))]
     with pytest.raises(ValueError, match="not a Qt resource"):
         corpus.rcc_files(b"PK" + blob)
 
 
-# A synthetic corpus: one .deb source (two photos, one in train, one in test) ------------
+# A synthetic corpus: one .deb source (two photos, one in train, one in test) --------
 
 
 @pytest.fixture
@@ -168,20 +212,47 @@ def fake_corpus(monkeypatch, tmp_path):
     a = rng.integers(0, 256, (300, 400, 3), dtype=np.uint8)
     b = rng.integers(0, 256, (260, 200, 3), dtype=np.uint8)
     photo_a, photo_b = png_bytes(a), png_bytes(b)
-    package = deb({"usr/share/pics/a.png": photo_a, "usr/share/pics/b.png": photo_b,
-                   "usr/share/doc/fake/copyright": b"..."})
-    src = corpus.Source("fake", "1.0", "http://deb.example.org/pool/fake_1.0_all.deb",
-                        hashlib.sha256(package).hexdigest(), len(package))
+    package = deb(
+        {
+            "usr/share/pics/a.png": photo_a,
+            "usr/share/pics/b.png": photo_b,
+            "usr/share/doc/fake/copyright": b"...",
+        }
+    )
+    src = corpus.Source(
+        "fake",
+        "1.0",
+        "http://deb.example.org/pool/fake_1.0_all.deb",
+        hashlib.sha256(package).hexdigest(),
+        len(package),
+    )
 
     def record(id_, file, blob, im, split):
-        return {"id": id_, "source": "fake", "package": "fake", "version": "1.0", "file": file,
-                "member": None, "format": "png", "licence": "CC0-1.0", "author": "A. Tester",
-                "origin": "", "width": im.shape[1], "height": im.shape[0], "bytes": len(blob),
-                "sha256": hashlib.sha256(blob).hexdigest(), "split": split}
+        return {
+            "id": id_,
+            "source": "fake",
+            "package": "fake",
+            "version": "1.0",
+            "file": file,
+            "member": None,
+            "format": "png",
+            "licence": "CC0-1.0",
+            "author": "A. Tester",
+            "origin": "",
+            "width": im.shape[1],
+            "height": im.shape[0],
+            "bytes": len(blob),
+            "sha256": hashlib.sha256(blob).hexdigest(),
+            "split": split,
+        }
 
-    table = {"photos": [record("a", "usr/share/pics/a.png", photo_a, a, "train"),
-                        record("b", "usr/share/pics/b.png", photo_b, b, "test")],
-             "excluded": []}
+    table = {
+        "photos": [
+            record("a", "usr/share/pics/a.png", photo_a, a, "train"),
+            record("b", "usr/share/pics/b.png", photo_b, b, "test"),
+        ],
+        "excluded": [],
+    }
     monkeypatch.setattr(corpus, "_table", lambda: table)
     monkeypatch.setattr(corpus, "SOURCES", {"fake": src})
     monkeypatch.setenv("VQLAB_DATA", str(tmp_path))
@@ -196,19 +267,33 @@ def fake_corpus(monkeypatch, tmp_path):
         return path
 
     monkeypatch.setattr(corpus, "_download_to", fake_download)
-    return {"src": src, "package": package, "served": served, "a": a, "b": b, "root": tmp_path}
+    return {
+        "src": src,
+        "package": package,
+        "served": served,
+        "a": a,
+        "b": b,
+        "root": tmp_path,
+    }
 
 
 def cached_files(root):
-    return sorted(p.relative_to(root).as_posix() for p in Path(root).rglob("*") if p.is_file())
+    return sorted(
+        p.relative_to(root).as_posix() for p in Path(root).rglob("*") if p.is_file()
+    )
 
 
 def test_fetch_verifies_extracts_and_caches(fake_corpus):
     assert corpus.missing() == ["fake"]
     assert corpus.fetch() == {"fake": 2}
     assert corpus.missing() == []
-    assert cached_files(fake_corpus["root"]) == ["photos/fake/a.png", "photos/fake/b.png"]
-    assert corpus.fetch() == {"fake": 0} and fake_corpus["served"]["calls"] == 1  # cached: no download
+    assert cached_files(fake_corpus["root"]) == [
+        "photos/fake/a.png",
+        "photos/fake/b.png",
+    ]
+    assert (
+        corpus.fetch() == {"fake": 0} and fake_corpus["served"]["calls"] == 1
+    )  # cached: no download
     (photo,) = corpus.train_photos()
     np.testing.assert_array_equal(photo.array(), fake_corpus["a"])
     assert photo.id == "fake/a" and photo.size == (400, 300)
@@ -218,15 +303,21 @@ def test_a_corrupt_download_is_detected_and_nothing_is_cached(fake_corpus):
     bad = bytearray(fake_corpus["package"])
     bad[-100] ^= 0xFF
     fake_corpus["served"]["blob"] = bytes(bad)
-    with pytest.raises(corpus.CorpusUnavailableError, match="sha256 .* expected .*nothing was cached"):
+    with pytest.raises(
+        corpus.CorpusUnavailableError, match="sha256 .* expected .*nothing was cached"
+    ):
         corpus.fetch("fake")
-    assert cached_files(fake_corpus["root"]) == []  # neither the download nor a photo is kept
+    assert (
+        cached_files(fake_corpus["root"]) == []
+    )  # neither the download nor a photo is kept
 
 
 def test_a_photo_that_differs_from_its_record_is_not_cached(fake_corpus, monkeypatch):
     table = corpus._table()
     table["photos"][1]["sha256"] = "0" * 64
-    with pytest.raises(corpus.CorpusUnavailableError, match="usr/share/pics/b.png.*expected 0000"):
+    with pytest.raises(
+        corpus.CorpusUnavailableError, match="usr/share/pics/b.png.*expected 0000"
+    ):
         corpus.fetch()
     assert cached_files(fake_corpus["root"]) == []
 
@@ -262,7 +353,9 @@ def test_offline_message_names_the_missing_sources_urls_and_folder(fake_corpus):
 def test_a_package_put_in_the_downloads_folder_is_used_without_network(fake_corpus):
     fake_corpus["served"]["blob"] = None
     corpus.downloads_dir().mkdir(parents=True)
-    (corpus.downloads_dir() / fake_corpus["src"].filename).write_bytes(fake_corpus["package"])
+    (corpus.downloads_dir() / fake_corpus["src"].filename).write_bytes(
+        fake_corpus["package"]
+    )
     assert corpus.fetch() == {"fake": 2}
     assert fake_corpus["served"]["calls"] == 0
 
@@ -274,13 +367,19 @@ def test_unknown_source_names_are_refused(fake_corpus):
 
 def test_evaluation_view_resizes_the_short_side_and_crops_the_centre():
     h, w = 200, 300
-    ramp = np.broadcast_to(np.linspace(0, 255, w).astype(np.uint8)[None, :, None], (h, w, 3)).copy()
+    ramp = np.broadcast_to(
+        np.linspace(0, 255, w).astype(np.uint8)[None, :, None], (h, w, 3)
+    ).copy()
     view = corpus.evaluation_view(ramp, 256)
     assert view.shape == (256, 256, 3) and view.dtype == np.uint8
-    expected = np.asarray(Image.fromarray(ramp).resize((384, 256), Image.Resampling.LANCZOS))[:, 64:320]
+    expected = np.asarray(
+        Image.fromarray(ramp).resize((384, 256), Image.Resampling.LANCZOS)
+    )[:, 64:320]
     np.testing.assert_array_equal(view, expected)
     assert abs(int(view[128, 128, 0]) - 128) <= 2  # the centre stays the centre
-    assert view[:, 0, 0].mean() > 40 and view[:, -1, 0].mean() < 215  # the sides are cut off
+    assert (
+        view[:, 0, 0].mean() > 40 and view[:, -1, 0].mean() < 215
+    )  # the sides are cut off
     tall = corpus.evaluation_view(np.ascontiguousarray(ramp.transpose(1, 0, 2)), 64)
     assert tall.shape == (64, 64, 3)
 
@@ -306,7 +405,7 @@ def test_training_crops_are_seeded_resumable_and_come_from_training_photos(fake_
         corpus.training_crops(1, 64, short_sides=(32, 128))
 
 
-# The shipped records ---------------------------------------------------------------------
+# The shipped records -----------------------------------------------------------------
 
 
 def test_records_are_complete_and_the_test_source_is_whole_and_small():
@@ -328,15 +427,19 @@ def test_records_are_complete_and_the_test_source_is_whole_and_small():
     assert corpus.SOURCES[corpus.TEST_SOURCE].size <= 30e6
     for e in corpus.excluded():
         assert e["reason"] and e["source"] in corpus.SOURCES
-    # every photo's file inside its package is named, and no file is both kept and excluded
+    # every photo's file in its package is named; no file is both kept and excluded
     kept = {(r["source"], r["file"], r["member"]) for r in records}
     assert not kept & {(e["source"], e["file"], e["member"]) for e in corpus.excluded()}
-    assert json.loads(corpus.RECORDS_FILE.read_text())["test_source"] == corpus.TEST_SOURCE
+    assert (
+        json.loads(corpus.RECORDS_FILE.read_text())["test_source"] == corpus.TEST_SOURCE
+    )
 
 
 def _debian_reachable():
     """Whether Debian's pool answers a HEAD request for the test source within 5 s."""
-    request = urllib.request.Request(corpus.SOURCES[corpus.TEST_SOURCE].url, method="HEAD")
+    request = urllib.request.Request(
+        corpus.SOURCES[corpus.TEST_SOURCE].url, method="HEAD"
+    )
     try:
         with urllib.request.urlopen(request, timeout=5):
             return True
@@ -346,10 +449,15 @@ def _debian_reachable():
 
 def test_the_real_test_source_downloads_and_matches_its_records(monkeypatch, tmp_path):
     if not _debian_reachable():
-        pytest.skip("deb.debian.org is unreachable: the network test of the test source is skipped")
+        pytest.skip(
+            "deb.debian.org is unreachable: the network test of the test source skipped"
+        )
     monkeypatch.setenv("VQLAB_DATA", str(tmp_path))
-    assert corpus.fetch(corpus.TEST_SOURCE) == {corpus.TEST_SOURCE: len(
-        [r for r in corpus.sources() if r["source"] == corpus.TEST_SOURCE])}
+    assert corpus.fetch(corpus.TEST_SOURCE) == {
+        corpus.TEST_SOURCE: len(
+            [r for r in corpus.sources() if r["source"] == corpus.TEST_SOURCE]
+        )
+    }
     for r in corpus.sources():
         if r["source"] == corpus.TEST_SOURCE:
             blob = corpus.photo_path(r).read_bytes()
@@ -357,3 +465,58 @@ def test_the_real_test_source_downloads_and_matches_its_records(monkeypatch, tmp
             assert Image.open(io.BytesIO(blob)).size == (r["width"], r["height"])
     x = corpus.test_images(256)
     assert x.shape == (len(corpus.test_photos()), 256, 256, 3)
+
+
+# The download helper shared with MNIST, in the mode the corpus uses (into a file) ---
+
+
+@contextlib.contextmanager
+def http_server(body, delay_s=0.0):
+    """A local HTTP server sending ``body`` (one byte per ``delay_s`` if > 0)."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            try:
+                if not delay_s:
+                    self.wfile.write(body)
+                for k in range(len(body) if delay_s else 0):
+                    if stop.wait(delay_s):
+                        return
+                    self.wfile.write(body[k : k + 1])
+                    self.wfile.flush()
+            except OSError:
+                pass
+
+        def log_message(self, *args):
+            pass
+
+    stop = threading.Event()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/p.deb"
+    finally:
+        stop.set()
+        server.shutdown()
+        server.server_close()
+
+
+def test_download_streams_into_a_file(tmp_path):
+    blob = np.random.default_rng(0).bytes(3_000_000)
+    with http_server(blob) as url:
+        got = data._download(url, into=tmp_path / "p.deb")
+    assert got == tmp_path / "p.deb" and got.read_bytes() == blob
+
+
+def test_download_into_a_file_stops_at_its_own_deadline(monkeypatch, tmp_path):
+    monkeypatch.setattr(data, "NETWORK_TIMEOUT_S", 5)
+    start = time.monotonic()
+    with http_server(b"x" * 1000, delay_s=0.1) as url:
+        with pytest.raises(TimeoutError, match="within 1.0 s"):
+            data._download(url, into=tmp_path / "p", deadline_s=1.0)
+    assert time.monotonic() - start < 3.0

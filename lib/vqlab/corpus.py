@@ -35,15 +35,14 @@ them stay comparable.
 
 from __future__ import annotations
 
-import fnmatch
 import functools
 import hashlib
 import io
 import json
 import lzma
 import os
-import sys
 import struct
+import sys
 import tarfile
 import tempfile
 import time
@@ -66,21 +65,26 @@ RESAMPLE = Image.Resampling.LANCZOS
 # MIN_RATE_BYTES_S bytes: 400 MB (enlightenment-data) may take 180 s + 27 min.
 MIN_RATE_BYTES_S = 250_000
 CHUNK = 1 << 20
-Image.MAX_IMAGE_PIXELS = 40_000_000  # the largest photo has 24 Mpx; a bigger one is refused
+Image.MAX_IMAGE_PIXELS = (
+    40_000_000  # the largest photo has 24 Mpx; a bigger one is refused
+)
 
 
 class CorpusUnavailableError(RuntimeError):
-    """Raised when photos are asked for whose sources are not cached and cannot be fetched."""
+    """Raised when photos are asked for whose sources are neither cached nor
+    fetchable."""
 
 
-# ---------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------------------
 # Containers: .deb (ar + tar), Qt .rcc resources, JPEG streams, RIFF/WebP streams
 
 
 def ar_members(f) -> dict[str, tuple[int, int]]:
-    """The members of the ``ar`` archive in the open binary file ``f``: name -> (offset, size).
+    """The members of the ``ar`` archive in the open binary file ``f``:
+    name -> (offset, size).
 
-    A ``.deb`` is such an archive (``debian-binary``, ``control.tar.*``, ``data.tar.*``).
+    A ``.deb`` is such an archive (``debian-binary``, ``control.tar.*``,
+    ``data.tar.*``).
     """
     f.seek(0)
     if f.read(8) != b"!<arch>\n":
@@ -91,7 +95,10 @@ def ar_members(f) -> dict[str, tuple[int, int]]:
         if not header:
             return members
         if len(header) < 60 or header[58:60] != b"`\n":
-            raise ValueError(f"truncated or corrupt ar member header at byte {f.tell() - len(header)}")
+            raise ValueError(
+                f"truncated or corrupt ar member header at byte "
+                f"{f.tell() - len(header)}"
+            )
         name = header[:16].decode("ascii", "replace").strip().rstrip("/")
         try:
             size = int(header[48:58].decode("ascii").strip())
@@ -138,8 +145,10 @@ def _decompressor(name: str, raw):
         except ImportError:
             raise ValueError(
                 f"{name} is zstd-compressed; Python {sys.version_info.major}."
-                f"{sys.version_info.minor} cannot read it without the 'zstandard' package "
-                "(pip install zstandard)") from None
+                f"{sys.version_info.minor} cannot read it without the 'zstandard' "
+                "package "
+                "(pip install zstandard)"
+            ) from None
         return zstandard.ZstdDecompressor().stream_reader(raw)
     if name.endswith(".tar"):
         return raw
@@ -147,8 +156,8 @@ def _decompressor(name: str, raw):
 
 
 def deb_files(path, wanted) -> dict[str, bytes]:
-    """The bytes of the files ``wanted`` (paths such as ``usr/share/x.jpg``) in the ``.deb``
-    at ``path``, read from its ``data.tar.*`` in one streaming pass.
+    """The bytes of the files ``wanted`` (paths such as ``usr/share/x.jpg``) in the
+    ``.deb`` at ``path``, read from its ``data.tar.*`` in one streaming pass.
 
     Raises ``ValueError`` naming the files it did not find.
     """
@@ -158,9 +167,13 @@ def deb_files(path, wanted) -> dict[str, bytes]:
         members = ar_members(f)
         names = [n for n in members if n.startswith("data.tar")]
         if not names:
-            raise ValueError(f"{path} holds no data.tar.* (members: {', '.join(members)})")
+            raise ValueError(
+                f"{path} holds no data.tar.* (members: {', '.join(members)})"
+            )
         offset, size = members[names[0]]
-        stream = _decompressor(names[0], io.BufferedReader(_Slice(f, offset, size), CHUNK))
+        stream = _decompressor(
+            names[0], io.BufferedReader(_Slice(f, offset, size), CHUNK)
+        )
         with tarfile.open(fileobj=stream, mode="r|") as tar:
             for info in tar:
                 name = info.name.lstrip("./")
@@ -170,12 +183,14 @@ def deb_files(path, wanted) -> dict[str, bytes]:
                         break
     missing = sorted(wanted - set(found))
     if missing:
-        raise ValueError(f"{path} lacks {len(missing)} expected file(s): {', '.join(missing[:5])}")
+        raise ValueError(
+            f"{path} lacks {len(missing)} expected file(s): {', '.join(missing[:5])}"
+        )
     return found
 
 
 def deb_file_list(path) -> list[str]:
-    """Every regular file's path in a ``.deb``'s data tar (for the tool that surveys it)."""
+    """Every regular file's path in a ``.deb``'s data tar (for the survey tool)."""
     with open(path, "rb") as f:
         members = ar_members(f)
         name = next(n for n in members if n.startswith("data.tar"))
@@ -185,16 +200,20 @@ def deb_file_list(path) -> list[str]:
             return [i.name.lstrip("./") for i in tar if i.isfile()]
 
 
-_SOF = set(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # start-of-frame markers (not DHT/JPG/DAC)
+_SOF = set(range(0xC0, 0xD0)) - {
+    0xC4,
+    0xC8,
+    0xCC,
+}  # start-of-frame markers (not DHT/JPG/DAC)
 
 
 def _jpeg_end(blob: bytes, start: int) -> int | None:
-    """If a well-formed JPEG stream starts at ``blob[start]`` (SOI), the index just past its
-    EOI; else ``None``. Walks the marker segments and the entropy-coded scans (where a
-    0xFF byte is followed by 0x00 stuffing or a restart marker), so an EOI-like pair of
-    bytes inside a segment does not end the stream early."""
+    """If a well-formed JPEG stream starts at ``blob[start]`` (SOI), the index just past
+    its EOI; else ``None``. Walks the marker segments and the entropy-coded scans (where
+    a 0xFF byte is followed by 0x00 stuffing or a restart marker), so an EOI-like pair
+    of bytes inside a segment does not end the stream early."""
     n = len(blob)
-    if blob[start:start + 2] != b"\xff\xd8":
+    if blob[start : start + 2] != b"\xff\xd8":
         return None
     i = start + 2
     seen_frame = False
@@ -210,12 +229,14 @@ def _jpeg_end(blob: bytes, start: int) -> int | None:
         if 0xD0 <= marker <= 0xD7 or marker == 0x01:
             i += 2
             continue
-        (length,) = struct.unpack(">H", blob[i + 2:i + 4])
+        (length,) = struct.unpack(">H", blob[i + 2 : i + 4])
         if length < 2:
             return None
         seen_frame |= marker in _SOF
         i += 2 + length
-        if marker == 0xDA:  # start of scan: entropy-coded data up to the next real marker
+        if (
+            marker == 0xDA
+        ):  # start of scan: entropy-coded data up to the next real marker
             while True:
                 j = blob.find(b"\xff", i)
                 if j < 0 or j + 1 >= n:
@@ -231,7 +252,8 @@ def _jpeg_end(blob: bytes, start: int) -> int | None:
 
 def jpeg_streams(blob: bytes) -> list[tuple[int, int]]:
     """Every well-formed JPEG stream in ``blob`` (an Eet ``.edj`` file, say) as
-    ``(offset, length)``, largest first. Streams nested inside another are not listed."""
+    ``(offset, length)``, largest first. Streams nested inside another are not
+    listed."""
     found = []
     pos, end_of_last = 0, -1
     while True:
@@ -249,9 +271,10 @@ def jpeg_streams(blob: bytes) -> list[tuple[int, int]]:
 
 
 def largest_jpeg(blob: bytes) -> bytes:
-    """The largest JPEG stream in ``blob`` that Pillow decodes. Raises ``ValueError`` if none."""
+    """The largest JPEG stream in ``blob`` that Pillow decodes; ``ValueError`` if
+    none."""
     for offset, length in jpeg_streams(blob):
-        candidate = blob[offset:offset + length]
+        candidate = blob[offset : offset + length]
         try:
             with Image.open(io.BytesIO(candidate)) as im:
                 im.load()
@@ -278,9 +301,9 @@ def rcc_files(blob: bytes) -> dict[str, bytes]:
     node_size = 14 if version == 1 else 22
 
     def name_at(offset):
-        (length,) = struct.unpack(">H", blob[names + offset:names + offset + 2])
+        (length,) = struct.unpack(">H", blob[names + offset : names + offset + 2])
         start = names + offset + 6  # length, then a 4-byte hash, then UTF-16BE
-        return blob[start:start + 2 * length].decode("utf-16-be")
+        return blob[start : start + 2 * length].decode("utf-16-be")
 
     out = {}
 
@@ -288,21 +311,23 @@ def rcc_files(blob: bytes) -> dict[str, bytes]:
         if depth > 64:
             raise ValueError("rcc tree too deep (corrupt file?)")
         node = tree + index * node_size
-        name_offset, flags = struct.unpack(">IH", blob[node:node + 6])
+        name_offset, flags = struct.unpack(">IH", blob[node : node + 6])
         name = "" if index == 0 else name_at(name_offset)
         path = f"{prefix}/{name}" if index else ""
         if flags & 2:  # directory
-            count, first = struct.unpack(">II", blob[node + 6:node + 14])
+            count, first = struct.unpack(">II", blob[node + 6 : node + 14])
             for child in range(first, first + count):
                 walk(child, path, depth + 1)
             return
-        (data_offset,) = struct.unpack(">I", blob[node + 10:node + 14])
-        (size,) = struct.unpack(">I", blob[data + data_offset:data + data_offset + 4])
-        payload = blob[data + data_offset + 4:data + data_offset + 4 + size]
+        (data_offset,) = struct.unpack(">I", blob[node + 10 : node + 14])
+        (size,) = struct.unpack(">I", blob[data + data_offset : data + data_offset + 4])
+        payload = blob[data + data_offset + 4 : data + data_offset + 4 + size]
         if flags & 4:
             raise ValueError(f"{path} is zstd-compressed inside the rcc; not supported")
         if flags & 1:
-            payload = zlib.decompress(payload[4:])  # 4-byte uncompressed size, then zlib
+            payload = zlib.decompress(
+                payload[4:]
+            )  # 4-byte uncompressed size, then zlib
         out[path] = payload
 
     walk(0, "")
@@ -313,8 +338,8 @@ def riff_webp_streams(blob: bytes) -> list[tuple[int, int]]:
     """``(offset, length)`` of every RIFF/WEBP stream in ``blob`` (a fallback scan)."""
     found, pos = [], 0
     while (pos := blob.find(b"RIFF", pos)) >= 0:
-        if blob[pos + 8:pos + 12] == b"WEBP":
-            (size,) = struct.unpack("<I", blob[pos + 4:pos + 8])
+        if blob[pos + 8 : pos + 12] == b"WEBP":
+            (size,) = struct.unpack("<I", blob[pos + 4 : pos + 8])
             if pos + 8 + size <= len(blob):
                 found.append((pos, size + 8))
                 pos += size + 8
@@ -323,17 +348,17 @@ def riff_webp_streams(blob: bytes) -> list[tuple[int, int]]:
     return found
 
 
-# ---------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------------------
 # The sources: one pinned download each (Debian bookworm's pool, PyPI's files host)
 
 
 @dataclass(frozen=True)
 class Source:
-    name: str      # the package's name (Debian or PyPI)
+    name: str  # the package's name (Debian or PyPI)
     version: str
-    url: str       # pinned download; "" for files already installed with the book's stack
+    url: str  # pinned download; "" for files already installed with the book's stack
     sha256: str
-    size: int      # bytes of the download
+    size: int  # bytes of the download
 
     @property
     def filename(self) -> str:
@@ -342,55 +367,109 @@ class Source:
 
 _POOL = "http://deb.debian.org/debian/pool/main/"
 _PYPI = "https://files.pythonhosted.org/packages/"
-SOURCES: dict[str, Source] = {s.name: s for s in (
-    Source("enlightenment-data", "0.25.4-2",
-           _POOL + "e/e17/enlightenment-data_0.25.4-2_all.deb",
-           "205df83b80b3a999757b07d7ad1908332c96c6edae559548346bc8af4f292bef", 400597508),
-    Source("lomiri-wallpapers", "20.04.0-2",
-           _POOL + "l/lomiri-wallpapers/lomiri-wallpapers_20.04.0-2_all.deb",
-           "6b75961132a2035f9c4db79f725a7290092619c5c8f672071c84cb5b10898e07", 2661776),
-    Source("lomiri-wallpapers-16.04", "20.04.0-2",
-           _POOL + "l/lomiri-wallpapers/lomiri-wallpapers-16.04_20.04.0-2_all.deb",
-           "a99ff6a3bfe451e4cc0682ecb3cc82e71740626d59e4845ae34a0a0e45421eab", 15783184),
-    Source("lomiri-wallpapers-20.04", "20.04.0-2",
-           _POOL + "l/lomiri-wallpapers/lomiri-wallpapers-20.04_20.04.0-2_all.deb",
-           "d44e89b8473aafe64a5b678f014862dc31335aaaf18665c544d985d854f1a709", 11377208),
-    Source("plasma-workspace-wallpapers", "4:5.27.5-2",
-           _POOL + "p/plasma-workspace-wallpapers/plasma-workspace-wallpapers_5.27.5-2_all.deb",
-           "32cd18b71c8c938a18b3b351f217c02ac590e323caa3cf322fbb875ce8892f8b", 94047772),
-    Source("lxqt-themes", "1.2.0-1",
-           _POOL + "l/lxqt-themes/lxqt-themes_1.2.0-1_all.deb",
-           "d518df36b515b09d36cb00b12645dd8ce170bb82bb0966297741905ce3edc8e1", 25778012),
-    Source("gcompris-qt-data", "3.1-2",
-           _POOL + "g/gcompris-qt/gcompris-qt-data_3.1-2_all.deb",
-           "e9cf06ab2105529068df73085784e835d2ff03f870d2a8091f09125d40abac9f", 44196292),
-    Source("scratch", "1.4.0.6~dfsg1-6.1",
-           _POOL + "s/scratch/scratch_1.4.0.6%7edfsg1-6.1_all.deb",
-           "36c582eb93110f64f06c4e685c41e933ccba2fa68db12f79b10bfe840b21fc10", 25654320),
-    Source("tuxpaint-data", "1:0.9.28-sdl2-1",
-           _POOL + "t/tuxpaint/tuxpaint-data_0.9.28-sdl2-1_all.deb",
-           "f5d0de8f9a70d2efc1241d19f26168cb8bf279f1b77abd3631e7a1a55c40e5e5", 7855540),
-    Source("palapeli-data", "4:22.12.3-1",
-           _POOL + "p/palapeli/palapeli-data_22.12.3-1_all.deb",
-           "69a15dce2ac25ed8708ac518cd0cee5f4eb0c70ed15da2fdb8899a19ac0ee058", 2136268),
-    Source("pyiqa", "0.1.16",
-           _PYPI + "36/2b/6f3ab1fd66bc3f7e64c1cad31d6a9134a5a097657c3345d15080ded811fb/"
-           "pyiqa-0.1.16-py3-none-any.whl",
-           "42bbcf1c274a8b53f040a3ec5ec304a15b7725afb5a85b81050e9cc7e6d09ed4", 7797924),
-    Source("bundled", "installed", "", "", 0),  # vqlab.photos: files inside installed wheels
-)}
+SOURCES: dict[str, Source] = {
+    s.name: s
+    for s in (
+        Source(
+            "enlightenment-data",
+            "0.25.4-2",
+            _POOL + "e/e17/enlightenment-data_0.25.4-2_all.deb",
+            "205df83b80b3a999757b07d7ad1908332c96c6edae559548346bc8af4f292bef",
+            400597508,
+        ),
+        Source(
+            "lomiri-wallpapers",
+            "20.04.0-2",
+            _POOL + "l/lomiri-wallpapers/lomiri-wallpapers_20.04.0-2_all.deb",
+            "6b75961132a2035f9c4db79f725a7290092619c5c8f672071c84cb5b10898e07",
+            2661776,
+        ),
+        Source(
+            "lomiri-wallpapers-16.04",
+            "20.04.0-2",
+            _POOL + "l/lomiri-wallpapers/lomiri-wallpapers-16.04_20.04.0-2_all.deb",
+            "a99ff6a3bfe451e4cc0682ecb3cc82e71740626d59e4845ae34a0a0e45421eab",
+            15783184,
+        ),
+        Source(
+            "lomiri-wallpapers-20.04",
+            "20.04.0-2",
+            _POOL + "l/lomiri-wallpapers/lomiri-wallpapers-20.04_20.04.0-2_all.deb",
+            "d44e89b8473aafe64a5b678f014862dc31335aaaf18665c544d985d854f1a709",
+            11377208,
+        ),
+        Source(
+            "plasma-workspace-wallpapers",
+            "4:5.27.5-2",
+            _POOL + "p/plasma-workspace-wallpapers/"
+            "plasma-workspace-wallpapers_5.27.5-2_all.deb",
+            "32cd18b71c8c938a18b3b351f217c02ac590e323caa3cf322fbb875ce8892f8b",
+            94047772,
+        ),
+        Source(
+            "lxqt-themes",
+            "1.2.0-1",
+            _POOL + "l/lxqt-themes/lxqt-themes_1.2.0-1_all.deb",
+            "d518df36b515b09d36cb00b12645dd8ce170bb82bb0966297741905ce3edc8e1",
+            25778012,
+        ),
+        Source(
+            "gcompris-qt-data",
+            "3.1-2",
+            _POOL + "g/gcompris-qt/gcompris-qt-data_3.1-2_all.deb",
+            "e9cf06ab2105529068df73085784e835d2ff03f870d2a8091f09125d40abac9f",
+            44196292,
+        ),
+        Source(
+            "scratch",
+            "1.4.0.6~dfsg1-6.1",
+            _POOL + "s/scratch/scratch_1.4.0.6%7edfsg1-6.1_all.deb",
+            "36c582eb93110f64f06c4e685c41e933ccba2fa68db12f79b10bfe840b21fc10",
+            25654320,
+        ),
+        Source(
+            "tuxpaint-data",
+            "1:0.9.28-sdl2-1",
+            _POOL + "t/tuxpaint/tuxpaint-data_0.9.28-sdl2-1_all.deb",
+            "f5d0de8f9a70d2efc1241d19f26168cb8bf279f1b77abd3631e7a1a55c40e5e5",
+            7855540,
+        ),
+        Source(
+            "palapeli-data",
+            "4:22.12.3-1",
+            _POOL + "p/palapeli/palapeli-data_22.12.3-1_all.deb",
+            "69a15dce2ac25ed8708ac518cd0cee5f4eb0c70ed15da2fdb8899a19ac0ee058",
+            2136268,
+        ),
+        Source(
+            "pyiqa",
+            "0.1.16",
+            _PYPI
+            + "36/2b/6f3ab1fd66bc3f7e64c1cad31d6a9134a5a097657c3345d15080ded811fb/"
+            "pyiqa-0.1.16-py3-none-any.whl",
+            "42bbcf1c274a8b53f040a3ec5ec304a15b7725afb5a85b81050e9cc7e6d09ed4",
+            7797924,
+        ),
+        Source(
+            "bundled", "installed", "", "", 0
+        ),  # vqlab.photos: files inside installed wheels
+    )
+}
 
 
 @functools.lru_cache(maxsize=1)
 def _table() -> dict:
     if not RECORDS_FILE.exists():
-        raise FileNotFoundError(f"{RECORDS_FILE} is missing; tools/photo_corpus.py writes it")
+        raise FileNotFoundError(
+            f"{RECORDS_FILE} is missing; tools/photo_corpus.py writes it"
+        )
     with open(RECORDS_FILE, encoding="utf-8") as f:
         return json.load(f)
 
 
 def sources() -> list[dict]:
-    """Every photo's record (copies): id, source, package, version, file, member, licence,
+    """Every photo's record (copies): id, source, package, version, file, member,
+    licence,
     author, width, height, bytes, sha256, split ("train", "test" or "held_out")."""
     return [dict(r) for r in _table()["photos"]]
 
@@ -421,7 +500,8 @@ def _records(source: str) -> list[dict]:
 
 
 def photo_path(record: dict) -> Path:
-    """Where the extracted photo of ``record`` is cached (installed file for "bundled")."""
+    """Where the extracted photo of ``record`` is cached (for "bundled": the installed
+    file)."""
     if record["source"] == "bundled":
         return _installed_file(record["file"])
     return data_root() / record["source"] / f"{record['id']}.{record['format']}"
@@ -434,7 +514,9 @@ def _installed_file(spec: str) -> Path:
     package, rel = spec.split(":", 1)
     found = importlib.util.find_spec(package)
     if found is None or not found.submodule_search_locations:
-        raise FileNotFoundError(f"package {package} is not installed (needed for {rel})")
+        raise FileNotFoundError(
+            f"package {package} is not installed (needed for {rel})"
+        )
     return Path(list(found.submodule_search_locations)[0]) / rel
 
 
@@ -445,8 +527,10 @@ def _check_names(source) -> list[str]:
     wanted = [source] if isinstance(source, str) else list(source)
     unknown = [n for n in wanted if n not in names]
     if unknown:
-        raise ValueError(f"unknown photo source(s) {', '.join(map(repr, unknown))}; "
-                         f"known: {', '.join(names)} (or 'all')")
+        raise ValueError(
+            f"unknown photo source(s) {', '.join(map(repr, unknown))}; "
+            f"known: {', '.join(names)} (or 'all')"
+        )
     return wanted
 
 
@@ -500,32 +584,42 @@ def _fetch_one(name: str, verbose: bool) -> int:
         for r in records:
             got = sha256_file(photo_path(r))
             if got != r["sha256"]:
-                raise ValueError(f"installed {r['file']} has sha256 {got}, expected {r['sha256']}")
+                raise ValueError(
+                    f"installed {r['file']} has sha256 {got}, expected {r['sha256']}"
+                )
         return 0
     todo = [r for r in records if not _cached_ok(r)]
     if not todo:
         return 0
     src = SOURCES[name]
     root = data_root()
-    (root / name).mkdir(parents=True, exist_ok=True)
-    by_hand = downloads_dir() / src.filename
+    root.mkdir(parents=True, exist_ok=True)
+    # a package put there by hand, under its name or its URL's (%7e for ~)
+    by_hand = [
+        downloads_dir() / src.filename,
+        downloads_dir() / src.url.rsplit("/")[-1],
+    ]
     start = time.monotonic()
     with tempfile.TemporaryDirectory(dir=root, prefix=".download-") as tmp:
-        if by_hand.exists():
-            archive = by_hand
-        else:
+        archive = next((p for p in by_hand if p.is_file()), None)
+        if archive is None:
             archive = Path(tmp) / src.filename
             _download_to(src.url, archive, _deadline(src))
         got = sha256_file(archive)
         if got != src.sha256:
-            raise ValueError(f"{src.filename} has sha256 {got}, expected {src.sha256} "
-                             "(corrupt or changed download; nothing was cached)")
+            raise ValueError(
+                f"{archive} has sha256 {got}, expected {src.sha256} "
+                "(corrupt or changed download; nothing was cached)"
+            )
         photos = _extract(src, archive, todo)
     for r in todo:  # every photo is checked before any is written
         got = hashlib.sha256(photos[r["id"]]).hexdigest()
         if got != r["sha256"]:
-            raise ValueError(f"{name}: {r['file']} {r.get('member') or ''} has sha256 {got}, "
-                             f"expected {r['sha256']}; nothing was cached")
+            raise ValueError(
+                f"{name}: {r['file']} {r.get('member') or ''} has sha256 {got}, "
+                f"expected {r['sha256']}; nothing was cached"
+            )
+    (root / name).mkdir(exist_ok=True)
     for r in todo:
         _atomic_write_bytes(photo_path(r), photos[r["id"]])
     if verbose:
@@ -536,7 +630,10 @@ def _fetch_one(name: str, verbose: bool) -> int:
 def _cached_ok(record: dict) -> bool:
     path = photo_path(record)
     try:
-        return path.stat().st_size == record["bytes"] and sha256_file(path) == record["sha256"]
+        return (
+            path.stat().st_size == record["bytes"]
+            and sha256_file(path) == record["sha256"]
+        )
     except OSError:
         return False
 
@@ -551,8 +648,8 @@ def _atomic_write_bytes(path: Path, blob: bytes) -> None:
 
 
 def offline_message(names, failures=()) -> str:
-    """What to do when sources ``names`` cannot be fetched: each one's URL, sha256 and the
-    folder to put it in by hand."""
+    """What to do when sources ``names`` cannot be fetched: each one's URL, sha256 and
+    the folder to put it in by hand."""
     lines = [f"The photo corpus lacks {len(names)} source(s): {', '.join(names)}."]
     if failures:
         lines.append("Tried to fetch them:")
@@ -561,25 +658,31 @@ def offline_message(names, failures=()) -> str:
     for n in names:
         s = SOURCES[n]
         if n == "bundled":
-            lines.append("  - bundled: install the book's requirements (scikit-image, "
-                         "scikit-learn, matplotlib), which carry these photos")
+            lines.append(
+                "  - bundled: install the book's requirements (scikit-image, "
+                "scikit-learn, matplotlib), which carry these photos"
+            )
             continue
-        lines.append(f"  - {n}: {s.url}\n      ({s.size / 1e6:.1f} MB, sha256 {s.sha256})")
-    lines.append(f"and put each file, under its published name, in {downloads_dir()} "
-                 "(set VQLAB_DATA to move it); vqlab.corpus.fetch() then extracts the "
-                 "photos from it without the network.")
+        lines.append(
+            f"  - {n}: {s.url}\n      ({s.size / 1e6:.1f} MB, sha256 {s.sha256})"
+        )
+    lines.append(
+        f"and put each file, under its published name, in {downloads_dir()} "
+        "(set VQLAB_DATA to move it); vqlab.corpus.fetch() then extracts the "
+        "photos from it without the network."
+    )
     return "\n".join(lines)
 
 
 def fetch(source="all", verbose: bool = False) -> dict[str, int]:
-    """Download, verify and cache the photos of ``source`` ("all", a name or a list of names);
-    return, per source, how many photos were extracted anew (0: already cached).
+    """Download, verify and cache the photos of ``source`` ("all", a name or a list of
+    names); return, per source, how many photos were extracted anew (0: already cached).
 
-    Each source is a pinned file checked against its sha256 before anything is extracted;
-    every extracted photo is checked against its record's sha256 before it is written. A
-    source that fails leaves nothing behind; the others are still fetched, and one
-    ``CorpusUnavailableError`` then names the failed ones and what to do by hand.
-    """
+    Each source is a pinned file checked against its sha256 before anything is
+    extracted; every extracted photo is checked against its record's sha256 before it is
+    written. A source that fails leaves nothing behind; the others are still fetched,
+    and one ``CorpusUnavailableError`` then names the failed ones and what to do by
+    hand."""
     done, failures, failed = {}, [], []
     for name in _check_names(source):
         try:
@@ -592,13 +695,14 @@ def fetch(source="all", verbose: bool = False) -> dict[str, int]:
     return done
 
 
-# ---------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------------------
 # The photos
 
 
 @dataclass(frozen=True)
 class LazyPhoto:
-    """One photo of the corpus; ``array()`` reads, verifies and decodes it when called."""
+    """One photo of the corpus; ``array()`` reads, verifies and decodes it when
+    asked."""
 
     record: dict
 
@@ -616,8 +720,10 @@ class LazyPhoto:
         blob = path.read_bytes()
         got = hashlib.sha256(blob).hexdigest()
         if got != self.record["sha256"]:
-            raise ValueError(f"{path} has sha256 {got}, expected {self.record['sha256']} "
-                             "(corrupt cache: delete it and run vqlab.corpus.fetch())")
+            raise ValueError(
+                f"{path} has sha256 {got}, expected {self.record['sha256']} "
+                "(corrupt cache: delete it and run vqlab.corpus.fetch())"
+            )
         im = Image.open(io.BytesIO(blob))
         im.load()
         return _rgb(im)
@@ -629,7 +735,9 @@ class LazyPhoto:
 
 def _rgb(im: Image.Image) -> Image.Image:
     """RGB; transparency composited on white, grey repeated into three channels."""
-    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+    if im.mode in ("RGBA", "LA", "PA") or (
+        im.mode == "P" and "transparency" in im.info
+    ):
         im = im.convert("RGBA")
         white = Image.new("RGBA", im.size, (255, 255, 255, 255))
         return Image.alpha_composite(white, im).convert("RGB")
@@ -649,7 +757,8 @@ def _photos(split: str, fetch_missing: bool) -> list[LazyPhoto]:
 
 
 def train_photos(fetch_missing: bool = True) -> list[LazyPhoto]:
-    """The training photos (every source but ``TEST_SOURCE``), fetched first if needed."""
+    """The training photos (all sources but ``TEST_SOURCE``), fetched first if
+    needed."""
     return _photos("train", fetch_missing)
 
 
@@ -664,7 +773,8 @@ def held_out_photos() -> list[LazyPhoto]:
 
 
 def resize_short_side(im: Image.Image, side: int) -> Image.Image:
-    """``im`` resized (Lanczos, antialiased when shrinking) so its shortest side is ``side``."""
+    """``im`` resized (Lanczos, antialiased when shrinking) to shortest side
+    ``side``."""
     w, h = im.size
     s = side / min(w, h)
     return im.resize((max(side, round(w * s)), max(side, round(h * s))), RESAMPLE)
@@ -689,24 +799,36 @@ def test_images(size: int = EVAL_SIZE, fetch_missing: bool = True) -> np.ndarray
     record order (``test_photos()`` names them)."""
     if not isinstance(size, int) or size < 8:
         raise ValueError(f"size should be an integer >= 8, got {size!r}")
-    return np.stack([evaluation_view(p.image(), size) for p in test_photos(fetch_missing)])
+    return np.stack(
+        [evaluation_view(p.image(), size) for p in test_photos(fetch_missing)]
+    )
 
 
-# ---------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------------------
 # Training crops
 
 
-TRAIN_BASE_SHORT = 1024  # training photos are kept at this short side at most (.npy, mmap)
-CROP_SHORT_SIDES = (256, 1024)  # a crop sees its photo at a short side drawn in this range
+TRAIN_BASE_SHORT = (
+    1024  # training photos are kept at this short side at most (.npy, mmap)
+)
+CROP_SHORT_SIDES = (
+    256,
+    1024,
+)  # a crop sees its photo at a short side drawn in this range
 
 
 def _base_path(record: dict) -> Path:
-    return data_root() / f".base{TRAIN_BASE_SHORT}" / record["source"] / f"{record['id']}.npy"
+    return (
+        data_root()
+        / f".base{TRAIN_BASE_SHORT}"
+        / record["source"]
+        / f"{record['id']}.npy"
+    )
 
 
 def _base(record: dict) -> np.ndarray:
-    """The photo at short side <= TRAIN_BASE_SHORT, uint8 (H, W, 3), memory-mapped from a
-    cached .npy (built once from the verified photo)."""
+    """The photo at short side <= TRAIN_BASE_SHORT, uint8 (H, W, 3), memory-mapped
+    from a cached .npy (built once from the verified photo)."""
     path = _base_path(record)
     if not path.exists():
         im = LazyPhoto(record).image()
@@ -722,22 +844,31 @@ def _base(record: dict) -> np.ndarray:
     return np.load(path, mmap_mode="r", allow_pickle=False)
 
 
-def training_crops(n: int, size: int = 64, seed: int = 0, start: int = 0,
-                   short_sides: tuple[int, int] = CROP_SHORT_SIDES) -> np.ndarray:
+def training_crops(
+    n: int,
+    size: int = 64,
+    seed: int = 0,
+    start: int = 0,
+    short_sides: tuple[int, int] = CROP_SHORT_SIDES,
+) -> np.ndarray:
     """Crops ``start`` .. ``start + n - 1`` of the seeded stream of training crops:
     uint8 (n, size, size, 3).
 
     Crop ``i`` depends on ``(seed, size, i)`` alone (so a resumed run draws the same
     crops): a training photo drawn uniformly; a scale drawn log-uniformly such that the
     photo's short side would be between ``short_sides`` (at most its own short side, at
-    least ``size``); a position drawn uniformly; the window cut from the photo and resized
-    to ``size`` (Lanczos); a left-right flip with probability 1/2.
+    least ``size``); a position drawn uniformly; the window cut from the photo and
+    resized to ``size`` (Lanczos); a left-right flip with probability 1/2.
     """
     if size < 8 or n < 0 or start < 0:
-        raise ValueError(f"need size >= 8, n >= 0 and start >= 0; got {size}, {n}, {start}")
+        raise ValueError(
+            f"need size >= 8, n >= 0 and start >= 0; got {size}, {n}, {start}"
+        )
     lo, hi = short_sides
     if not size <= lo <= hi:
-        raise ValueError(f"short_sides should be (lo, hi) with size <= lo <= hi, got {short_sides}")
+        raise ValueError(
+            f"short_sides should be (lo, hi) with size <= lo <= hi, got {short_sides}"
+        )
     records = [p.record for p in train_photos()]
     out = np.empty((n, size, size, 3), np.uint8)
     for k in range(n):
@@ -755,10 +886,16 @@ def training_crops(n: int, size: int = 64, seed: int = 0, start: int = 0,
         x = rng.uniform(0, w - window)
         box = (x, y, x + window, y + window)
         left, upper = int(np.floor(x)), int(np.floor(y))
-        right, lower = min(w, int(np.ceil(x + window))), min(h, int(np.ceil(y + window)))
+        right, lower = (
+            min(w, int(np.ceil(x + window))),
+            min(h, int(np.ceil(y + window))),
+        )
         patch = Image.fromarray(np.ascontiguousarray(base[upper:lower, left:right]))
-        crop = patch.resize((size, size), RESAMPLE,
-                            box=(box[0] - left, box[1] - upper, box[2] - left, box[3] - upper))
+        crop = patch.resize(
+            (size, size),
+            RESAMPLE,
+            box=(box[0] - left, box[1] - upper, box[2] - left, box[3] - upper),
+        )
         a = np.asarray(crop)
         out[k] = a[:, ::-1] if rng.random() < 0.5 else a
     return out
@@ -767,11 +904,49 @@ def training_crops(n: int, size: int = 64, seed: int = 0, start: int = 0,
 def prepare_training_crops(verbose: bool = False) -> int:
     """Build every training photo's memory-mapped copy at short side <= TRAIN_BASE_SHORT
     now (one photo decoded at a time), so ``training_crops`` starts without waiting;
-    return how many photos there are. ``training_crops`` builds them lazily otherwise."""
+    return how many photos there are (``training_crops`` builds them lazily
+    otherwise)."""
     records = [p.record for p in train_photos()]
     start = time.monotonic()
     for i, r in enumerate(records):
         _base(r)
         if verbose and (i + 1) % 50 == 0:
-            print(f"{i + 1}/{len(records)} training photos ready ({time.monotonic() - start:.0f} s)")
+            print(
+                f"{i + 1}/{len(records)} training photos ready "
+                f"({time.monotonic() - start:.0f} s)"
+            )
     return len(records)
+
+
+def main(argv=None) -> int:
+    """``python -m vqlab.corpus [SOURCE ...] [--crops]``: fetch (default: all sources),
+    print what is cached, and with ``--crops`` prepare the training copies."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Fetch and cache the photo corpus.")
+    parser.add_argument("sources", nargs="*", default=["all"], help="default: all")
+    parser.add_argument("--crops", action="store_true", help="prepare_training_crops()")
+    args = parser.parse_args(argv)
+    start = time.monotonic()
+    try:
+        fetch(args.sources if args.sources != ["all"] else "all", verbose=True)
+    except CorpusUnavailableError as err:
+        print(err, file=sys.stderr)
+        return 1
+    names = _check_names(args.sources if args.sources != ["all"] else "all")
+    for name in names:
+        rs = _records(name)
+        splits = ", ".join(
+            f"{sum(r['split'] == s for r in rs)} {s}"
+            for s in ("train", "test", "held_out")
+            if any(r["split"] == s for r in rs)
+        )
+        print(f"{name}: {len(rs)} photos ({splits})")
+    print(f"cached under {data_root()} in {time.monotonic() - start:.1f} s")
+    if args.crops:
+        print(f"{prepare_training_crops(verbose=True)} training photos ready for crops")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -110,14 +110,14 @@ def _sha256(data: bytes) -> str:
 
 
 def _download(url: str, into: Path | None = None, deadline_s: float | None = None):
-    """Fetch ``url`` within ``deadline_s`` seconds (default ``SOURCE_DEADLINE_S``); tests
-    replace it to fake the network.
+    """Fetch ``url`` within ``deadline_s`` seconds (default ``SOURCE_DEADLINE_S``);
+    tests replace it to fake the network.
 
-    Returns the bytes, or, with ``into`` (a file path), streams them into that file in 1 MiB
-    chunks and returns the path (so a 400 MB package never sits in memory). ``urlopen``'s
-    timeout bounds each wait on the socket, not the whole transfer, so the transfer runs in
-    a helper thread that is abandoned at the deadline; the thread stops at its next chunk
-    (or at the next socket timeout, or when the server stops sending).
+    Returns the bytes, or, with ``into`` (a file path), streams them into that file in
+    1 MiB chunks and returns the path (so a 400 MB package never sits in memory).
+    ``urlopen``'s timeout bounds each wait on the socket, not the whole transfer, so the
+    transfer runs in a helper thread that is abandoned at the deadline; the thread stops
+    at its next chunk (or at the next socket timeout, or when the server stops sending).
     """
     deadline = SOURCE_DEADLINE_S if deadline_s is None else deadline_s
     result = {}
@@ -141,7 +141,9 @@ def _download(url: str, into: Path | None = None, deadline_s: float | None = Non
     worker.join(deadline)
     if worker.is_alive():
         stop.set()
-        raise TimeoutError(f"{url} did not send the whole file within {deadline} s; gave up")
+        raise TimeoutError(
+            f"{url} did not send the whole file within {deadline} s; gave up"
+        )
     if "error" in result:
         raise result["error"]
     return result["data"]
