@@ -520,3 +520,83 @@ def test_download_into_a_file_stops_at_its_own_deadline(monkeypatch, tmp_path):
         with pytest.raises(TimeoutError, match="within 1.0 s"):
             data._download(url, into=tmp_path / "p", deadline_s=1.0)
     assert time.monotonic() - start < 3.0
+
+
+# The survey tool's readers of licences (tools/photo_corpus.py) ---------------------
+
+
+@pytest.fixture(scope="module")
+def survey():
+    import importlib.util
+
+    path = Path(__file__).resolve().parent.parent / "tools" / "photo_corpus.py"
+    spec = importlib.util.spec_from_file_location("photo_corpus", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+COPYRIGHT = """Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
+
+Files: *
+Copyright: 2010 Some Team
+           2012 Others
+License: GPL-2+
+
+Files: 16.04/wine_by_A.jpg
+Copyright: A. Person, 2018
+License: CC-BY-4.0
+
+Files: Media/* Help/*
+Copyright: MIT
+License: CC-BY-SA-3.0
+ The licence text, indented.
+"""
+
+
+def test_dep5_picks_the_last_matching_paragraph(survey):
+    paras = survey.dep5(COPYRIGHT)
+    assert [p["license"] for p in paras] == ["GPL-2+", "CC-BY-4.0", "CC-BY-SA-3.0"]
+    match = survey.dep5_match
+    assert (
+        match(paras, "usr/share/backgrounds/wine_by_A.jpg")["copyright"]
+        == "A. Person, 2018"
+    )
+    assert (
+        match(paras, "usr/share/scratch/Media/Backgrounds/x.jpg")["license"]
+        == "CC-BY-SA-3.0"
+    )
+    other = match(paras, "usr/share/other.png")
+    assert other["license"] == "GPL-2+" and other["holder"] == "2010 Some Team"
+
+
+def test_readme_credits_reads_each_stanza(survey):
+    text = """Copyright: Someone, 2020
+License: CC-BY-SA 4.0
+Files:
+a.svg
+b.svg
+
+Copyright: Photographer
+Files: c.webp
+Source: https://commons.wikimedia.org/wiki/File:C.jpg
+License: Public domain
+"""
+    credits = survey.readme_credits(text)
+    assert set(credits) == {"a.svg", "b.svg", "c.webp"}
+    assert credits["c.webp"] == {
+        "copyright": "Photographer",
+        "license": "Public domain",
+        "source": "https://commons.wikimedia.org/wiki/File:C.jpg",
+    }
+    assert credits["a.svg"]["license"] == "CC-BY-SA 4.0"
+
+
+def test_every_exclusion_of_the_survey_is_in_the_shipped_records(survey):
+    def key(e):  # the survey keys GCompris' pictures by their entry in the .rcc
+        return e["member"] if e["source"] == "gcompris-qt-data" else e["file"]
+
+    listed = {(e["source"], key(e)) for e in corpus.excluded()}
+    for source, table in survey.EXCLUDE.items():
+        for key in table:
+            assert (source, key) in listed, (source, key)

@@ -37,7 +37,7 @@ import zipfile
 from pathlib import Path
 
 from PIL import Image, ImageDraw
-from vqlab import corpus, photos
+from vqlab import corpus
 from vqlab.files import atomic_write_text, sha256_file
 
 BG = "usr/share/enlightenment/data/backgrounds/"
@@ -447,7 +447,15 @@ def pyiqa(archive: Path):
             )
 
 
+def held_out_names():
+    from vqlab import photos
+
+    return photos.HELD_OUT
+
+
 def bundled():
+    from vqlab import photos  # imports Keras: only when the bundled photos are surveyed
+
     for p in photos.PHOTOS.values():
         rel = re.search(r"\(([^)]+)\)", p.source).group(1)
         package = (
@@ -588,7 +596,7 @@ def main(argv=None) -> int:
                     "test"
                     if name == corpus.TEST_SOURCE
                     else "held_out"
-                    if name == "bundled" and origin in photos.HELD_OUT
+                    if name == "bundled" and origin in held_out_names()
                     else "train"
                 )
                 records.append(
