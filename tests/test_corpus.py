@@ -209,8 +209,8 @@ def test_rcc_files_lists_paths_and_inflates_compressed_entries():
 @pytest.fixture
 def fake_corpus(monkeypatch, tmp_path):
     rng = np.random.default_rng(0)
-    a = rng.integers(0, 256, (300, 400, 3), dtype=np.uint8)
-    b = rng.integers(0, 256, (260, 200, 3), dtype=np.uint8)
+    a = rng.integers(0, 128, (300, 400, 3), dtype=np.uint8)  # dark: the training photo
+    b = rng.integers(128, 256, (260, 200, 3), dtype=np.uint8)  # bright: the test photo
     photo_a, photo_b = png_bytes(a), png_bytes(b)
     package = deb(
         {
@@ -398,11 +398,76 @@ def test_training_crops_are_seeded_resumable_and_come_from_training_photos(fake_
     np.testing.assert_array_equal(c, corpus.training_crops(6, 32, seed=3))
     np.testing.assert_array_equal(c[4:], corpus.training_crops(2, 32, seed=3, start=4))
     assert not np.array_equal(c, corpus.training_crops(6, 32, seed=4))
-    # only the training photo is cut (its pixel statistics), and crops vary in scale
-    full = corpus.training_crops(1, 32, seed=0, short_sides=(300, 300))[0]
-    assert abs(full.astype(float).mean() - fake_corpus["a"].mean()) < 25
+    # only the (dark) training photo is cut, never the (bright) test photo
+    many = corpus.training_crops(200, 16, seed=0).reshape(200, -1).mean(axis=1)
+    assert many.max() < 100 and abs(many.mean() - fake_corpus["a"].mean()) < 10
+    # at the photo's own scale a crop keeps its pixels' spread; at a small scale it is
+    # an average of many pixels (a shrunk view): scale augmentation is real
+    own = corpus.training_crops(20, 32, seed=0, short_sides=(300, 300))
+    small = corpus.training_crops(20, 32, seed=0, short_sides=(32, 32))
+    assert own.std() > 2 * small.std()
     with pytest.raises(ValueError, match="short_sides"):
         corpus.training_crops(1, 64, short_sides=(32, 128))
+    by_source = corpus.training_crops(6, 32, 3, balance="source")
+    assert by_source.shape == c.shape
+    np.testing.assert_array_equal(
+        by_source, corpus.training_crops(6, 32, 3, balance="source")
+    )
+    with pytest.raises(ValueError, match="balance should be"):
+        corpus.training_crops(1, 32, balance="area")
+
+
+def test_fetch_cuts_photos_out_of_edj_and_rcc_containers(fake_corpus):
+    jpeg = jpeg_bytes(64, 48, 5)
+    webp_buf = io.BytesIO()
+    Image.fromarray(np.full((40, 50, 3), 90, np.uint8)).save(webp_buf, "WEBP")
+    webp = webp_buf.getvalue()
+    edj = eet_like(jpeg_bytes(8, 8, 6), jpeg)
+    res = rcc({"gcompris": {"act": {"resource": {"p.webp": webp, "README": b"x"}}}})
+    package = deb({"usr/share/e/bg.edj": edj, "usr/share/g/act.rcc": res})
+    fake_corpus["served"]["blob"] = package
+    src = fake_corpus["src"]
+    corpus.SOURCES["fake"] = corpus.Source(
+        src.name,
+        src.version,
+        src.url,
+        hashlib.sha256(package).hexdigest(),
+        len(package),
+    )
+    table = corpus._table()
+    base = dict(table["photos"][0], split="train")
+    table["photos"][:] = [
+        dict(
+            base,
+            id="bg",
+            file="usr/share/e/bg.edj",
+            member="largest JPEG stream",
+            format="jpg",
+            bytes=len(jpeg),
+            sha256=hashlib.sha256(jpeg).hexdigest(),
+            width=64,
+            height=48,
+        ),
+        dict(
+            base,
+            id="p",
+            file="usr/share/g/act.rcc",
+            member="/gcompris/act/resource/p.webp",
+            format="webp",
+            bytes=len(webp),
+            sha256=hashlib.sha256(webp).hexdigest(),
+            width=50,
+            height=40,
+        ),
+    ]
+    assert corpus.fetch() == {"fake": 2}
+    root = fake_corpus["root"] / "photos" / "fake"
+    assert (root / "bg.jpg").read_bytes() == jpeg
+    assert (root / "p.webp").read_bytes() == webp
+    assert [p.array().shape for p in corpus.train_photos()] == [
+        (48, 64, 3),
+        (40, 50, 3),
+    ]
 
 
 # The shipped records -----------------------------------------------------------------

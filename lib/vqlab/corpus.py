@@ -155,13 +155,16 @@ def _decompressor(name: str, raw):
     raise ValueError(f"unknown compression of {name}")
 
 
-def deb_files(path, wanted) -> dict[str, bytes]:
+def deb_files(path, wanted, transform=None) -> dict:
     """The bytes of the files ``wanted`` (paths such as ``usr/share/x.jpg``) in the
     ``.deb`` at ``path``, read from its ``data.tar.*`` in one streaming pass.
 
-    Raises ``ValueError`` naming the files it did not find.
+    With ``transform``, each file's entry is ``transform(name, bytes)`` instead,
+    computed as the file is read (so a 50 MB container is cut down to the photo inside
+    it before the next one is read). Raises ``ValueError`` naming the files it did not
+    find.
     """
-    wanted = {w.lstrip("./") for w in wanted}
+    wanted = {w.removeprefix("./") for w in wanted}
     found = {}
     with open(path, "rb") as f:
         members = ar_members(f)
@@ -176,9 +179,10 @@ def deb_files(path, wanted) -> dict[str, bytes]:
         )
         with tarfile.open(fileobj=stream, mode="r|") as tar:
             for info in tar:
-                name = info.name.lstrip("./")
+                name = info.name.removeprefix("./")
                 if name in wanted and info.isfile():
-                    found[name] = tar.extractfile(info).read()
+                    blob = tar.extractfile(info).read()
+                    found[name] = transform(name, blob) if transform else blob
                     if len(found) == len(wanted):
                         break
     missing = sorted(wanted - set(found))
@@ -197,7 +201,7 @@ def deb_file_list(path) -> list[str]:
         offset, size = members[name]
         stream = _decompressor(name, io.BufferedReader(_Slice(f, offset, size), CHUNK))
         with tarfile.open(fileobj=stream, mode="r|") as tar:
-            return [i.name.lstrip("./") for i in tar if i.isfile()]
+            return [i.name.removeprefix("./") for i in tar if i.isfile()]
 
 
 _SOF = set(range(0xC0, 0xD0)) - {
@@ -561,20 +565,28 @@ def _download_to(url: str, path: Path, deadline_s: float) -> Path:
 
 def _extract(src: Source, archive: Path, records: list[dict]) -> dict[str, bytes]:
     """Photo id -> the photo's bytes, cut out of the verified ``archive`` of ``src``."""
+    by_file = {}
+    for r in records:
+        by_file.setdefault(r["file"], []).append(r)
+
+    def cut(name, blob):  # photo id -> bytes, for the records of file ``name``
+        out, entries = {}, None
+        for r in by_file[name]:
+            if r.get("member") == "largest JPEG stream":
+                out[r["id"]] = largest_jpeg(blob)
+            elif r.get("member"):
+                entries = rcc_files(blob) if entries is None else entries
+                out[r["id"]] = entries[r["member"]]
+            else:
+                out[r["id"]] = blob
+        return out
+
     if archive.suffix == ".whl":
         with zipfile.ZipFile(archive) as z:
-            files = {r["file"]: z.read(r["file"]) for r in records}
+            files = {f: cut(f, z.read(f)) for f in by_file}
     else:
-        files = deb_files(archive, {r["file"] for r in records})
-    out = {}
-    for r in records:
-        blob = files[r["file"]]
-        if r.get("member") == "largest JPEG stream":
-            blob = largest_jpeg(blob)
-        elif r.get("member"):
-            blob = rcc_files(blob)[r["member"]]
-        out[r["id"]] = blob
-    return out
+        files = deb_files(archive, by_file, transform=cut)
+    return {i: b for photos in files.values() for i, b in photos.items()}
 
 
 def _fetch_one(name: str, verbose: bool) -> int:
@@ -850,12 +862,15 @@ def training_crops(
     seed: int = 0,
     start: int = 0,
     short_sides: tuple[int, int] = CROP_SHORT_SIDES,
+    balance: str = "photo",
 ) -> np.ndarray:
     """Crops ``start`` .. ``start + n - 1`` of the seeded stream of training crops:
     uint8 (n, size, size, 3).
 
     Crop ``i`` depends on ``(seed, size, i)`` alone (so a resumed run draws the same
-    crops): a training photo drawn uniformly; a scale drawn log-uniformly such that the
+    crops): a training photo drawn uniformly (``balance="photo"``; or a source drawn
+    uniformly, then one of its photos: ``balance="source"``, so GCompris' 121 photos
+    weigh as much as Plasma's 11); a scale drawn log-uniformly such that the
     photo's short side would be between ``short_sides`` (at most its own short side, at
     least ``size``); a position drawn uniformly; the window cut from the photo and
     resized to ``size`` (Lanczos); a left-right flip with probability 1/2.
@@ -869,11 +884,21 @@ def training_crops(
         raise ValueError(
             f"short_sides should be (lo, hi) with size <= lo <= hi, got {short_sides}"
         )
+    if balance not in ("photo", "source"):
+        raise ValueError(f"balance should be 'photo' or 'source', got {balance!r}")
     records = [p.record for p in train_photos()]
+    groups = {}
+    for r in records:
+        groups.setdefault(r["source"], []).append(r)
+    groups = list(groups.values())
     out = np.empty((n, size, size, 3), np.uint8)
     for k in range(n):
         rng = np.random.default_rng([seed, size, start + k])
-        r = records[rng.integers(len(records))]
+        if balance == "photo":
+            r = records[rng.integers(len(records))]
+        else:
+            group = groups[rng.integers(len(groups))]
+            r = group[rng.integers(len(group))]
         base = _base(r)
         short = min(r["width"], r["height"])  # the original's short side
         h, w = base.shape[:2]
