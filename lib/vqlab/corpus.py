@@ -830,11 +830,12 @@ CROP_SHORT_SIDES = (
 
 
 def _base_path(record: dict) -> Path:
+    """Named after the photo's sha256 too: a changed photo never meets a stale copy."""
     return (
         data_root()
         / f".base{TRAIN_BASE_SHORT}"
         / record["source"]
-        / f"{record['id']}.npy"
+        / f"{record['id']}-{record['sha256'][:12]}.npy"
     )
 
 
