@@ -571,14 +571,23 @@ def http_server(body, delay_s=0.0):
         server.server_close()
 
 
-def test_download_streams_into_a_file(tmp_path):
+@pytest.fixture
+def no_proxy_for_localhost(monkeypatch):
+    """A proxy set in the environment must not stand between urllib and 127.0.0.1."""
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+
+
+def test_download_streams_into_a_file(tmp_path, no_proxy_for_localhost):
     blob = np.random.default_rng(0).bytes(3_000_000)
     with http_server(blob) as url:
         got = data._download(url, into=tmp_path / "p.deb")
     assert got == tmp_path / "p.deb" and got.read_bytes() == blob
 
 
-def test_download_into_a_file_stops_at_its_own_deadline(monkeypatch, tmp_path):
+def test_download_into_a_file_stops_at_its_own_deadline(
+    monkeypatch, tmp_path, no_proxy_for_localhost
+):
     monkeypatch.setattr(data, "NETWORK_TIMEOUT_S", 5)
     start = time.monotonic()
     with http_server(b"x" * 1000, delay_s=0.1) as url:
