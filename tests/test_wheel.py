@@ -35,6 +35,10 @@ def wheel(tmp_path_factory):
     return path
 
 
+def test_wheel_contains_the_photo_corpus_records(wheel):
+    assert "vqlab/corpus_photos.json" in zipfile.ZipFile(wheel).namelist()
+
+
 def test_wheel_contains_every_weights_file_and_card(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     shipped = sorted((ROOT / "lib" / "vqlab" / "weights").iterdir())

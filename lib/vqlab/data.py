@@ -109,27 +109,41 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _download(url: str) -> bytes:
-    """Fetch ``url`` within ``SOURCE_DEADLINE_S`` seconds (tests replace it to fake the network).
+def _download(url: str, into: Path | None = None, deadline_s: float | None = None):
+    """Fetch ``url`` within ``deadline_s`` seconds (default ``SOURCE_DEADLINE_S``);
+    tests replace it to fake the network.
 
+    Returns the bytes, or, with ``into`` (a file path), streams them into that file in
+    1 MiB chunks and returns the path (so a 400 MB package never sits in memory).
     ``urlopen``'s timeout bounds each wait on the socket, not the whole transfer, so the
-    transfer runs in a helper thread that is abandoned at the deadline; the thread ends by
-    itself at the next socket timeout or when the server stops sending.
+    transfer runs in a helper thread that is abandoned at the deadline; the thread stops
+    at its next chunk (or at the next socket timeout, or when the server stops sending).
     """
+    deadline = SOURCE_DEADLINE_S if deadline_s is None else deadline_s
     result = {}
+    stop = threading.Event()
 
     def fetch():
         try:
             with urllib.request.urlopen(url, timeout=NETWORK_TIMEOUT_S) as response:
-                result["data"] = response.read()
+                if into is None:
+                    result["data"] = response.read()
+                    return
+                with open(into, "wb") as out:
+                    while not stop.is_set() and (chunk := response.read(1 << 20)):
+                        out.write(chunk)
+                result["data"] = Path(into)
         except Exception as err:  # handed to the caller below
             result["error"] = err
 
     worker = threading.Thread(target=fetch, name=f"download {url}", daemon=True)
     worker.start()
-    worker.join(SOURCE_DEADLINE_S)
+    worker.join(deadline)
     if worker.is_alive():
-        raise TimeoutError(f"{url} did not send the whole file within {SOURCE_DEADLINE_S} s; gave up")
+        stop.set()
+        raise TimeoutError(
+            f"{url} did not send the whole file within {deadline} s; gave up"
+        )
     if "error" in result:
         raise result["error"]
     return result["data"]
