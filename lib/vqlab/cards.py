@@ -15,12 +15,14 @@ and what to do.
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
 from .files import atomic_write_text
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
+EXTRA_ROOTS = "VQLAB_WEIGHTS"  # more folders of cards and weights (os.pathsep-separated), after WEIGHTS_DIR
 CARD_KEYS = ("class", "config", "sha256")  # what load() needs from a card
 SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")  # a file name, never a path
@@ -38,29 +40,44 @@ def check_name(name) -> str:
     return name
 
 
-def names(root: Path = WEIGHTS_DIR) -> list[str]:
-    """Names of the models whose cards lie in ``root`` (the shipped ones by default)."""
-    return sorted(p.name[:-len(".json")] for p in Path(root).glob("*.json"))
+def roots() -> list[Path]:
+    """Where models are looked for: the shipped ``WEIGHTS_DIR``, then each folder named in
+    ``$VQLAB_WEIGHTS`` (e.g. converted DALL·E weights kept outside the package)."""
+    extra = os.environ.get(EXTRA_ROOTS, "")
+    return [WEIGHTS_DIR] + [Path(p) for p in extra.split(os.pathsep) if p]
 
 
-def weights_path(name: str, root: Path = WEIGHTS_DIR) -> Path:
-    return Path(root) / f"{check_name(name)}.weights.npz"
+def find_root(name: str) -> Path:
+    """The first of ``roots()`` that holds the card of ``name`` (``WEIGHTS_DIR`` if none does)."""
+    check_name(name)
+    return next((r for r in roots() if (r / f"{name}.json").exists()), WEIGHTS_DIR)
 
 
-def card_path(name: str, root: Path = WEIGHTS_DIR) -> Path:
-    return Path(root) / f"{check_name(name)}.json"
+def names(root: Path | None = None) -> list[str]:
+    """Names of the models whose cards lie in ``root`` (default: every folder of ``roots()``)."""
+    folders = roots() if root is None else [Path(root)]
+    return sorted({p.name[:-len(".json")] for r in folders for p in r.glob("*.json")})
+
+
+def weights_path(name: str, root: Path | None = None) -> Path:
+    return (find_root(name) if root is None else Path(root)) / f"{check_name(name)}.weights.npz"
+
+
+def card_path(name: str, root: Path | None = None) -> Path:
+    return (find_root(name) if root is None else Path(root)) / f"{check_name(name)}.json"
 
 
 def rebuild_hint(name: str) -> str:
     return f"rebuild it with `python -m vqlab.train {name}` (or `make weights`)"
 
 
-def read_card(name: str, root: Path = WEIGHTS_DIR) -> dict:
+def read_card(name: str, root: Path | None = None) -> dict:
     """The model card of ``name``, checked: a dict with a class, a config and a sha256."""
     path = card_path(name, root)
     if not path.exists():
         known = ", ".join(names(root)) or "none"
-        raise WeightsError(f"no model named {name!r}: {path} does not exist (models in {root}: "
+        where = root if root is not None else ", ".join(map(str, roots()))
+        raise WeightsError(f"no model named {name!r}: {path} does not exist (models in {where}: "
                            f"{known}); to train it, `python -m vqlab.train {name}`")
     try:
         card = json.loads(path.read_text())
@@ -90,7 +107,7 @@ def write_card(name: str, card: dict, root: Path = WEIGHTS_DIR) -> Path:
     return atomic_write_text(card_path(name, root), json.dumps(json_safe(card), indent=1) + "\n")
 
 
-def update_card(name: str, root: Path = WEIGHTS_DIR, **entries) -> dict:
+def update_card(name: str, root: Path | None = None, **entries) -> dict:
     """Read the card of ``name``, set ``entries`` in it, write it back; return it."""
     card = {**read_card(name, root), **entries}
     write_card(name, card, root)

@@ -70,8 +70,9 @@ def load_weights_into(model: keras.Model, path: Path, expected_sha256: str, name
     return load_into(model, path, expected_sha256, name)
 
 
-def load(name: str, root: Path = WEIGHTS_DIR) -> keras.Model:
-    """The trained model ``name``, ready to use (weights verified by sha256, loaded by name)."""
+def load(name: str, root: Path | None = None) -> keras.Model:
+    """The trained model ``name``, ready to use (weights verified by sha256, loaded by name).
+    ``root``: the folder of its card (default: the shipped weights, then ``$VQLAB_WEIGHTS``)."""
     card = read_card(name, root)
     model = build(card, str(card_path(name, root)))
     return load_into(model, weights_path(name, root), card["sha256"], name)

@@ -179,14 +179,41 @@ PHOTO_SMALL = 32     # the thesis' open question: small images, 32x32
 register_data(f"photo_crops{PHOTO_CROP}", _photos.crop_data(PHOTO_CROP))
 register_data(f"photo_thumbnails{PHOTO_SMALL}", _photos.thumbnail_data(PHOTO_SMALL))
 
+# The photo tokenizers train on the corpus of licensed photos from Debian's and PyPI's
+# archives (vqlab.corpus; issue 21): the same crops and the same number of steps for each.
+CORPUS_TRAIN_CROPS = 24_000   # per epoch: fixed seeded crops of the training photos
+CORPUS_EPOCHS = 4             # 24,000 / 16 x 4 = 6,000 steps, as the 12-photo models had
+
+
+def corpus_crop_data(size: int):
+    """``loader(split, limit)``: seeded crops of the corpus' training photos (``train``), or
+    the test source's photos at 256x256 cut into ``size`` tiles (``test``), float32 [0, 1]."""
+    def load(split: str, limit: int | None = None):
+        from . import corpus
+
+        if split == "train":
+            n = CORPUS_TRAIN_CROPS if limit is None else min(limit, CORPUS_TRAIN_CROPS)
+            return corpus.training_crops(n, size, seed=0, balance="source").astype("float32") / 255.0
+        x = corpus.test_images(256).astype("float32") / 255.0     # (19, 256, 256, 3)
+        k = 256 // size
+        tiles = x.reshape(len(x), k, size, k, size, 3).transpose(0, 1, 3, 2, 4, 5).reshape(-1, size, size, 3)
+        return tiles if limit is None else tiles[:limit]
+    return load
+
+
+register_data(f"corpus_crops{PHOTO_CROP}", corpus_crop_data(PHOTO_CROP))
+
 register(Recipe("photo_f4", lambda: PhotoVQVAE(512, 32, factor=4),
                 "Photo VQ-VAE, f=4 (256x256 -> 64x64 tokens), 512 codes of size 32, two residual "
-                "blocks each side; random 64x64 crops of the training photos (chapter 11).",
-                data=f"photo_crops{PHOTO_CROP}", epochs=12, batch_size=16, learning_rate=cosine(VQ_LEARNING_RATE)))
+                "blocks each side; seeded random 64x64 crops of the corpus' 247 training photos "
+                "(each source weighted equally) (chapter 11).",
+                data=f"corpus_crops{PHOTO_CROP}", epochs=CORPUS_EPOCHS, batch_size=16,
+                learning_rate=cosine(VQ_LEARNING_RATE)))
 register(Recipe("photo_f8", lambda: PhotoVQVAE(512, 32, factor=8),
-                "Photo VQ-VAE, f=8 like DALL·E's dVAE (256x256 -> 32x32 tokens), 512 codes of size 32 "
-                "(chapter 11).",
-                data=f"photo_crops{PHOTO_CROP}", epochs=4, batch_size=16, learning_rate=cosine(VQ_LEARNING_RATE)))
+                "Photo VQ-VAE, f=8 like DALL·E's dVAE (256x256 -> 32x32 tokens), 512 codes of size 32; "
+                "the same crops and steps as photo_f4 (chapter 11).",
+                data=f"corpus_crops{PHOTO_CROP}", epochs=CORPUS_EPOCHS, batch_size=16,
+                learning_rate=cosine(VQ_LEARNING_RATE)))
 register(Recipe("photo_small", lambda: PhotoVQVAE(512, 32, factor=4, image_shape=(PHOTO_SMALL, PHOTO_SMALL, 3)),
                 "Photo VQ-VAE, f=4, on small images: random crops of the training photos shrunk to "
                 "32x32 (8x8 tokens) (chapter 11).",
