@@ -302,12 +302,39 @@ def photo_list(names) -> list[dict]:
     return [{"photo": n, "source": PHOTOS[n].source, "licence": PHOTOS[n].licence} for n in names]
 
 
-def annotate_card(name: str) -> dict:
-    """Add the photo lists (with licences) and ``held_out_report`` to shipped model ``name``'s card."""
-    from . import cards, pretrained
+def test_source_photos(size: int = EVAL_SIZE) -> tuple[np.ndarray, list[str]]:
+    """The corpus' test source (a whole package no model trains on) at ``size`` x ``size``
+    (short side resized, centre crop: the ImageNet tokenizers' protocol), and the photos' names."""
+    from . import corpus
 
-    return cards.update_card(name, photos={"train": photo_list(TRAIN), "held_out": photo_list(HELD_OUT)},
-                             held_out=held_out_report(pretrained.load(name)))
+    return corpus.test_images(size).astype(np.float32) / 255.0, [p.record["id"] for p in corpus.test_photos()]
+
+
+def report(model, x, names) -> dict:
+    """PSNR and SSIM of ``model.reconstruct`` on photos ``x`` named ``names``."""
+    rec = model.reconstruct(x)
+    p, s = psnr(x, rec), ssim(x, rec)
+    return {"size": int(x.shape[1]), "bits_per_pixel": token_bits_per_pixel(model),
+            "per_photo": {n: {"psnr_db": round(float(a), 3), "ssim": round(float(b), 4)}
+                          for n, a, b in zip(names, p, s)},
+            "mean_psnr_db": round(float(np.mean(p)), 3), "mean_ssim": round(float(np.mean(s)), 4)}
+
+
+def annotate_card(name: str) -> dict:
+    """Add to shipped model ``name``'s card the photos it trained on (count per source of the
+    corpus), the test source, and its PSNR and SSIM on the test source and the held-out photos."""
+    from collections import Counter
+
+    from . import cards, corpus, pretrained
+
+    model = pretrained.load(name)
+    train = Counter(p.record["source"] for p in corpus.train_photos())
+    test_x, test_names = test_source_photos(model.image_shape[0])
+    return cards.update_card(
+        name, photos={"train_photos": sum(train.values()), "train_sources": dict(sorted(train.items())),
+                      "test_source": corpus.TEST_SOURCE, "held_out": photo_list(HELD_OUT),
+                      "credits": "book/credits.md (every photo, licence and author)"},
+        test_source=report(model, test_x, test_names), held_out=held_out_report(model))
 
 
 if __name__ == "__main__":  # python -m vqlab.photos NAME ...: annotate trained photo models' cards
@@ -323,7 +350,8 @@ def at_size(model, size: int):
     32 x 32 thumbnails, or on 512 x 512 photos."""
     config = {**model.get_config(), "image_shape": (size, size, model.image_shape[-1])}
     config.pop("name", None)
-    other = type(model).from_config(config)
-    other(np.zeros((1,) + tuple(other.image_shape), np.float32))  # create every weight
+    from .pretrained import create_weights
+
+    other = create_weights(type(model).from_config(config))
     other.set_weights(model.get_weights())
     return other

@@ -181,8 +181,8 @@ register_data(f"photo_thumbnails{PHOTO_SMALL}", _photos.thumbnail_data(PHOTO_SMA
 
 # The photo tokenizers train on the corpus of licensed photos from Debian's and PyPI's
 # archives (vqlab.corpus; issue 21): the same crops and the same number of steps for each.
-CORPUS_TRAIN_CROPS = 24_000   # per epoch: fixed seeded crops of the training photos
-CORPUS_EPOCHS = 4             # 24,000 / 16 x 4 = 6,000 steps, as the 12-photo models had
+CORPUS_TRAIN_CROPS = 48_000   # per epoch: fixed seeded crops of the training photos
+CORPUS_EPOCHS = 4             # 48,000 / 16 x 4 = 12,000 steps each (the 12-photo f=4 model had 6,000)
 
 
 def corpus_crop_data(size: int):
