@@ -156,4 +156,4 @@ def test_shipped_photo_models_reconstruct_held_out_photos(name):
 
 def test_shipped_photo_weights_fit_their_budget():
     total = sum(pretrained.weights_path(n).stat().st_size for n in SHIPPED)
-    assert total <= 16 * 2**20, f"{total / 2**20:.1f} MiB of photo weights"
+    assert total <= 32 * 2**20, f"{total / 2**20:.1f} MiB of photo weights"  # issue 21's budget
