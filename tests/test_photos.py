@@ -157,3 +157,19 @@ def test_shipped_photo_models_reconstruct_held_out_photos(name):
 def test_shipped_photo_weights_fit_their_budget():
     total = sum(pretrained.weights_path(n).stat().st_size for n in SHIPPED)
     assert total <= 32 * 2**20, f"{total / 2**20:.1f} MiB of photo weights"  # issue 21's budget
+
+
+@pytest.mark.parametrize("name", ["photo_f4", "photo_f8"])
+def test_corpus_models_cards_hold_their_test_source_figures(name):
+    """The retrained tokenizers' cards record the corpus they saw and what they reach on the
+    test source; recomputed here (the test source is an 8 MB download, cached)."""
+    from vqlab import corpus
+
+    card = pretrained.read_card(name)
+    assert card["data"].startswith("corpus_crops") and card["photos"]["test_source"] == corpus.TEST_SOURCE
+    assert card["photos"]["train_photos"] == sum(card["photos"]["train_sources"].values()) > 200
+    assert corpus.TEST_SOURCE not in card["photos"]["train_sources"]
+    x, names = photos.test_source_photos(256)
+    p = photos.psnr(x, pretrained.load(name).reconstruct(x))
+    assert list(card["test_source"]["per_photo"]) == names
+    assert np.mean(p) == pytest.approx(card["test_source"]["mean_psnr_db"], abs=0.05)
