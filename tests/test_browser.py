@@ -2,7 +2,7 @@
 after the book build; `make browser` alone).
 
 Every page: nothing is requested from outside the book's folder, math is typeset, no glued
-table is left as a paragraph of pipes, no JavaScript error. Chapters 9 and 10: the live
+table is left as a paragraph of pipes, no JavaScript error. Chapters 8 and 9: the live
 latent explorer and token editor decode what the Python decoders decode (within 1e-4), an
 update takes one frame (<= 16 ms, median), and their files add under 5 MB to the page.
 

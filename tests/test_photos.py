@@ -175,7 +175,7 @@ def test_shipped_photo_models_reconstruct_held_out_photos(name):
     assert t.shape == (len(x),) + model.grid_shape
     p = photos.psnr(x, model.decode(t))
     assert np.mean(p) == pytest.approx(card["held_out"]["mean_psnr_db"], abs=0.05)
-    # chapter 10's measurement works on photo token grids unchanged
+    # chapter 9's measurement works on photo token grids unchanged
     edits = [editing.Edit("identity", lambda g: g, lambda i: i),
              editing.Edit("flip x", lambda g: tokens.flip(g, "x"), lambda i: tokens.flip(i, "x"))]
     same, flipped = editing.measure_edits(model, x, edits, tokens=t)

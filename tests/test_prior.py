@@ -145,7 +145,7 @@ def test_unigram_bits_and_seam_jump():
 
 
 def test_shipped_prior_beats_the_unigram_by_a_third():
-    """The goal of chapter 8: the PixelCNN needs <= 2/3 of the unigram's bits per test grid."""
+    """The goal of chapter 10: the PixelCNN needs <= 2/3 of the unigram's bits per test grid."""
     from vqlab import pretrained
 
     prior = pretrained.load("prior_vqvae_mnist")

@@ -17,7 +17,7 @@ The three model families answer the same calls (x: images (n, H, W[, C]) in [0, 
 | ``encode(x)`` | code z (n, d) | posterior mean (n, d) | token grid (n, h, w) of ints |
 | ``decode(z)`` | images in [0, 1] | images (pixel probabilities) | images in [0, 1] (clipped) |
 | ``reconstruct(x)`` | ``decode(encode(x))`` | ``decode(encode(x))`` | ``decode(encode(x))`` |
-| ``sample(n, seed)`` | (not a generator) | decode z ~ N(0, I) | ``decode(prior.sample(pcnn, n))`` (chapter 8) |
+| ``sample(n, seed)`` | (not a generator) | decode z ~ N(0, I) | ``decode(prior.sample(pcnn, n))`` (chapter 10) |
 | ``measure(x)`` | ``mse`` | ``mse``, ``kl``, ``active_units`` | ``mse``, ``usage``, ``perplexity``, ``counts`` |
 | more | | ``posterior(x)`` -> (mean, log_var) | ``encode_latents``, ``quantize_latents``, ``decode_latents``, ``codebook`` |
 
