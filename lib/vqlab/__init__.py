@@ -27,12 +27,24 @@ Training reports the same names (``loss``, ``reconstruction``, ``kl``; ``codeboo
 
 Importing vqlab sets one environment variable, ``TF_CPP_MIN_LOG_LEVEL=2`` (only if it is
 unset), to keep TensorFlow's start-up chatter out of the book; set it yourself to see it.
+It also drops TensorFlow's "triggered tf.function retracing" warning: every model compiles
+its own encode and decode graphs (``models.base.inference``), so a chapter that uses many
+models traces many graphs by design, and the warning would only fill its outputs.
 """
 
+import logging
 import os
 from importlib import metadata
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+class _NoRetracingWarning(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+logging.getLogger("tensorflow").addFilter(_NoRetracingWarning())
 
 try:
     __version__ = metadata.version("vqlab")  # the one version number lives in pyproject.toml
