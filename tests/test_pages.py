@@ -2,7 +2,8 @@
 checker finds each kind of flaw on a small seeded page that has it.
 
 The whole-book test reads ``_build/html`` (or ``$VQLAB_BOOK_HTML``) and is skipped, with the
-reason, where the book is not built; `make test` runs it after the book build.
+reason, where the book is not built or a page is older than its source; `make test` runs it
+after the book build (the ``browser`` step).
 """
 
 import os
@@ -92,5 +93,9 @@ def test_wide_code_is_measured_at_88_columns():
                     reason=f"the HTML book is not built in {HTML}: run `make book` first")
 @pytest.mark.parametrize("name", PAGES)
 def test_built_page_has_no_flaws(name):
-    findings = check_pages.check_page(HTML / f"{name}.html")
+    page, source = HTML / f"{name}.html", ROOT / f"{name}.md"
+    if source.exists() and page.stat().st_mtime < source.stat().st_mtime:
+        pytest.skip(f"{page} is older than {source.name}: run `make book` (make test runs "
+                    "this after the build)")
+    findings = check_pages.check_page(page)
     assert findings == [], f"{name}: {len(findings)} findings:\n" + "\n".join(findings[:20])
