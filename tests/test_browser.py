@@ -87,6 +87,19 @@ def test_page_offline_typeset_no_errors(browser, name):
         page.close()
 
 
+def test_scroll_check_finds_a_block_wider_than_its_column(browser, tmp_path):
+    """The scroll check of PAGE_CHECKS on a seeded page: one code block too wide, one not."""
+    seeded = tmp_path / "seeded.html"
+    seeded.write_text("<main style='width: 600px'><div class='cell'><pre>" + "x" * 200
+                      + "</pre></div><div class='cell'><pre>short</pre></div></main>")
+    page = browser.page()
+    try:
+        page.goto(seeded.as_uri())
+        assert page.eval(PAGE_CHECKS)["scrolling"] == ["x" * 60]
+    finally:
+        page.close()
+
+
 def live_page(browser, name, widget):
     page = open_page(browser, name)
     mounted = page.eval(f"document.querySelectorAll('.vqlab-live[data-widget={widget}][data-mounted]:not([hidden])').length")

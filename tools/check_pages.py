@@ -10,10 +10,10 @@ empty. The kinds:
 * ``numpy repr``: ``np.float64(68.8)`` and the like in the prose or in an output
   (``round`` of a NumPy scalar keeps its type, and NumPy 2 prints the type);
 * ``traceback`` / ``warning``: an error's traceback or a warning's text in an output;
-* ``wide code``: a line of a code block (cell source or output) longer than ``COLUMNS``
-  characters, which scrolls sideways at the book's default width (88 characters of the
-  theme's code font fit the content column at 1280 px; ``tests/test_browser.py`` measures
-  the scroll width in Chromium);
+* ``wide code``: a line of a cell's source longer than ``COLUMNS`` characters, which
+  scrolls sideways at the book's default width (``_static/code.css`` sets the code font so
+  that 88 characters fit the content column at 1280 px, and wraps outputs instead;
+  ``tests/test_browser.py`` measures every block's scroll width in Chromium);
 * ``placeholder link``: a link whose address is a placeholder (``YOUR-ORG``,
   ``example.com``, an empty address) or a download link to a file missing from the build.
 
@@ -103,12 +103,12 @@ def errors_in_outputs(main) -> list[str]:
 
 
 def wide_code(main, columns: int = COLUMNS) -> list[str]:
+    """Source lines over ``columns`` (outputs wrap: ``_static/code.css``)."""
     found = []
-    for where in ("input", "output"):
-        for pre in _code_blocks(main, where):
-            for line in pre.get_text().splitlines():
-                if len(line.rstrip()) > columns:
-                    found.append(f"wide code ({where}, {len(line.rstrip())} > {columns}): {_excerpt(line)}")
+    for pre in _code_blocks(main, "input"):
+        for line in pre.get_text().splitlines():
+            if len(line.rstrip()) > columns:
+                found.append(f"wide code ({len(line.rstrip())} > {columns}): {_excerpt(line)}")
     return found
 
 
