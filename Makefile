@@ -41,7 +41,7 @@ unit: data
 
 # The built book in headless Chromium, offline (skips where Chromium is missing).
 browser: book
-	$(PY) -m pytest -q -rs -s tests/test_browser.py
+	$(PY) -m pytest -q -rs -s tests/test_browser.py tests/test_pages.py
 
 nbval: book
 	$(PY) tools/nbval_chapters.py

@@ -113,7 +113,7 @@ def main():
     names = [list(models)[i % 3] for i in range(REPEATS)]
     row("loss_balance: move the slider", median_ms(lambda n: lb.select(n), [(n,) for n in names]), MNIST_GOAL_MS)
 
-    if "prior_vqvae_mnist" in pretrained.names():      # chapter 8's prior: sampling, not decoding, dominates
+    if "prior_vqvae_mnist" in pretrained.names():      # chapter 10's prior: sampling, not decoding, dominates
         import vqlab.prior  # noqa: F401  (registers the prior's class with pretrained)
         ps = widgets.prior_sampler(pretrained.load("prior_vqvae_mnist"), vq)
         row("prior_sampler: resample 16 digits (no goal)", median_ms(ps.resample, [()] * 5))

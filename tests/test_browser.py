@@ -3,7 +3,8 @@ after the book build; `make browser` alone).
 
 Driven by Playwright for Python (tools/chromium.py) against the distribution's Chromium.
 Every page: nothing is requested from outside the book's folder, math is typeset, no glued
-table is left as a paragraph of pipes, no JavaScript error. Chapters 9 and 10: the live
+table is left as a paragraph of pipes, no code block scrolls sideways at the default width
+(1280 px), no JavaScript error. Chapters 8 and 9: the live
 latent explorer and token editor decode what the Python decoders decode (within 1e-4), an
 update takes one frame (<= 16 ms, median), and their files add under 5 MB to the page.
 
@@ -48,7 +49,10 @@ PAGE_CHECKS = r"""(() => {
   }
   const flat = [...document.querySelectorAll("main p")].map(p => p.textContent)
     .filter(t => /\|\s*:?-{3,}/.test(t)).map(t => t.slice(0, 60));
-  return {math: math.length, untypeset, rawTex, flat, tables: document.querySelectorAll("main table").length};
+  const scrolling = [...document.querySelectorAll("div.cell pre")]
+    .filter(p => p.scrollWidth > p.clientWidth + 1).map(p => p.textContent.slice(0, 60));
+  return {math: math.length, untypeset, rawTex, flat, scrolling,
+          tables: document.querySelectorAll("main table").length};
 })()"""
 
 
@@ -78,6 +82,21 @@ def test_page_offline_typeset_no_errors(browser, name):
         assert checks["untypeset"] == [], f"{name}: math not typeset: {checks['untypeset'][:5]}"
         assert checks["rawTex"] == [], f"{name}: raw TeX in the text: {checks['rawTex'][:5]}"
         assert checks["flat"] == [], f"{name}: tables flattened into paragraphs: {checks['flat'][:3]}"
+        assert checks["scrolling"] == [], (f"{name}: code blocks that scroll sideways at 1280 px: "
+                                           f"{checks['scrolling'][:3]}")
+    finally:
+        page.close()
+
+
+def test_scroll_check_finds_a_block_wider_than_its_column(browser, tmp_path):
+    """The scroll check of PAGE_CHECKS on a seeded page: one code block too wide, one not."""
+    seeded = tmp_path / "seeded.html"
+    seeded.write_text("<main style='width: 600px'><div class='cell'><pre>" + "x" * 200
+                      + "</pre></div><div class='cell'><pre>short</pre></div></main>")
+    page = browser.page()
+    try:
+        page.goto(seeded.as_uri())
+        assert page.eval(PAGE_CHECKS)["scrolling"] == ["x" * 60]
     finally:
         page.close()
 

@@ -200,3 +200,43 @@ def test_bernoulli_log_likelihood_agrees_with_bernoulli_nll_and_wants_binary_pix
     np.testing.assert_allclose(ll, expected, rtol=1e-5)
     with pytest.raises(ValueError, match="binary"):
         losses.bernoulli_log_likelihood(decode, x * 0.5)
+
+
+class ToyBernoulliVAE:
+    """A 2-D latent, a logistic decoder of 12 pixels and a Gaussian q that is deliberately
+    not the posterior (shifted and too narrow): its ELBO and IWAE bounds are strict."""
+
+    latent_dim = 2
+
+    def __init__(self, seed=0):
+        rng = np.random.default_rng(seed)
+        self.W, self.b = rng.normal(0, 1.5, size=(2, 12)), rng.normal(0, 0.5, size=12)
+
+    def decode(self, z):
+        logits = np.asarray(z, np.float64).reshape(len(z), 2) @ self.W + self.b
+        return (1 / (1 + np.exp(-logits))).reshape(len(z), 3, 4, 1).astype(np.float32)
+
+    def posterior(self, x):
+        flat = np.asarray(x, np.float32).reshape(len(x), -1)
+        mean = 0.3 * (flat - 0.5) @ self.W.T.astype(np.float32) / 4 + 0.2
+        return mean.astype(np.float32), np.full_like(mean, np.log(0.15), dtype=np.float32)
+
+
+def test_iwae_lies_between_the_elbo_and_the_exact_log_evidence():
+    """ELBO <= IWAE-k <= log p(x), with log p(x) exact by quadrature over the 2-D latent; the
+    bound rises with k and approaches log p(x)."""
+    model = ToyBernoulliVAE()
+    rng = np.random.default_rng(1)
+    x = (rng.uniform(size=(6, 3, 4, 1)) < model.decode(rng.normal(size=(6, 2)))).astype(np.float32)
+    exact = losses.log_evidence_grid(losses.bernoulli_log_likelihood(model.decode, x), radius=7.0, n=400)
+    elbo = losses.importance_log_weights(model, x, k=4000, seed=0).mean(axis=0)  # E_q[log w]
+    repeats = {1: 4000, 10: 400, 1000: 40}                      # k * repeats draws per digit
+    runs = {k: losses.iwae_bound(model, np.repeat(x, r, axis=0), k=k, seed=2).reshape(6, r)
+            for k, r in repeats.items()}
+    iwae = {k: v.mean(axis=1) for k, v in runs.items()}
+    standard_error = runs[1000].std(axis=1) / np.sqrt(repeats[1000])
+    np.testing.assert_allclose(iwae[1], elbo, atol=0.1)        # k = 1 is the ELBO
+    assert np.all(elbo < exact - 0.05)                          # q is not the posterior: a real gap
+    assert np.all(iwae[1] < iwae[10]) and np.all(iwae[10] < iwae[1000])
+    assert np.all(iwae[1000] <= exact + 3 * standard_error + 1e-3)  # a bound, up to sampling error
+    assert np.all(exact - iwae[1000] < 0.25 * (exact - elbo))   # and much tighter than the ELBO

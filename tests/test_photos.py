@@ -66,6 +66,35 @@ def test_psnr_and_ssim_of_identical_images():
     assert np.all(photos.ssim(x, np.clip(x + 0.2, 0, 1)) < 1.0)
 
 
+def wang_ssim(a, b, sigma=1.5, radius=5, k1=0.01, k2=0.03):
+    """SSIM of Wang et al. (2004) written out: Gaussian-weighted local means, variances and
+    covariance over an 11 x 11 window, the SSIM map, its mean inside the border per channel."""
+    from scipy.ndimage import gaussian_filter
+
+    c1, c2 = (k1 * 1.0) ** 2, (k2 * 1.0) ** 2
+    values = []
+    for ch in range(a.shape[-1]):
+        x, y = a[..., ch].astype(np.float64), b[..., ch].astype(np.float64)
+        blur = lambda v: gaussian_filter(v, sigma, truncate=radius / sigma)  # noqa: E731
+        mx, my = blur(x), blur(y)
+        vx, vy, cxy = blur(x * x) - mx**2, blur(y * y) - my**2, blur(x * y) - mx * my
+        s = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx**2 + my**2 + c1) * (vx + vy + c2))
+        values.append(s[radius:-radius, radius:-radius].mean())
+    return float(np.mean(values))
+
+
+def test_ssim_is_the_standard_form_of_wang_2004():
+    x = photos.held_out(32)
+    rng = np.random.default_rng(0)
+    y = np.clip(x + rng.normal(0, 0.1, x.shape), 0, 1).astype(np.float32)
+    expected = [wang_ssim(a, b) for a, b in zip(x, y)]
+    np.testing.assert_allclose(photos.ssim(x, y), expected, rtol=1e-6, atol=1e-7)
+    from skimage.metrics import structural_similarity  # the library's default differs
+
+    default = structural_similarity(x[0], y[0], data_range=1.0, channel_axis=-1)
+    assert abs(default - expected[0]) > 1e-3
+
+
 def test_rotate_layout_moves_patches_not_their_content():
     x = np.random.default_rng(0).random((2, 8, 8, 3)).astype(np.float32)
     np.testing.assert_array_equal(photos.rotate_layout(x, 8), x)  # one patch: nothing moves
@@ -146,7 +175,7 @@ def test_shipped_photo_models_reconstruct_held_out_photos(name):
     assert t.shape == (len(x),) + model.grid_shape
     p = photos.psnr(x, model.decode(t))
     assert np.mean(p) == pytest.approx(card["held_out"]["mean_psnr_db"], abs=0.05)
-    # chapter 10's measurement works on photo token grids unchanged
+    # chapter 9's measurement works on photo token grids unchanged
     edits = [editing.Edit("identity", lambda g: g, lambda i: i),
              editing.Edit("flip x", lambda g: tokens.flip(g, "x"), lambda i: tokens.flip(i, "x"))]
     same, flipped = editing.measure_edits(model, x, edits, tokens=t)

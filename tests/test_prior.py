@@ -90,6 +90,19 @@ def test_sample_shape_range_seed_and_arguments(model):
         P.sample(model, -1)
 
 
+def test_sample_takes_one_temperature_per_grid(model):
+    """A temperature per grid draws exactly what the one number draws where they agree, and
+    a cold grid is more typical (fewer distinct codes) than a hot one."""
+    same = P.sample(model, 4, temperature=0.7, seed=1)
+    np.testing.assert_array_equal(same, P.sample(model, 4, temperature=[0.7] * 4, seed=1))
+    mixed = P.sample(model, 40, temperature=np.repeat([0.05, 5.0], 20), seed=2)
+    distinct = [len(np.unique(g)) for g in mixed]
+    assert np.mean(distinct[:20]) < np.mean(distinct[20:])
+    for bad in ([1.0, 2.0], [1.0, 0.0, 1.0, 1.0], [1.0, float("inf"), 1.0, 1.0]):
+        with pytest.raises(ValueError, match="one per grid"):
+            P.sample(model, 4, temperature=bad)
+
+
 def test_samples_follow_the_model(tiny):
     """The histogram of 20,000 sampled grids matches the model's probability of each grid
     (a chi-square test on the grids expected at least 5 times)."""
@@ -147,7 +160,7 @@ def test_unigram_bits_and_seam_jump():
 
 
 def test_shipped_prior_beats_the_unigram_by_a_third():
-    """The goal of chapter 8: the PixelCNN needs <= 2/3 of the unigram's bits per test grid."""
+    """The goal of chapter 10: the PixelCNN needs <= 2/3 of the unigram's bits per test grid."""
     from vqlab import pretrained
 
     prior = pretrained.load("prior_vqvae_mnist")

@@ -4,7 +4,7 @@
   time, pinned and checked by sha256, and are served from the book's own ``_static/vendor/``
   (``mathjax_path`` and ``nb_ipywidgets_js`` in _config.yml point there). The tarballs are
   kept in ``$VQLAB_DATA/npm`` so a rebuild downloads nothing.
-* The live widgets of chapters 9 and 10 (``vqlab.web``) get their runtime and the exported
+* The live widgets of chapters 8 and 9 (``vqlab.web``) get their runtime and the exported
   MNIST decoders in ``_static/live/``.
 * A page that shows no widget loads no widget manager: the chapters show the live widgets
   below instead of the Python widgets' dead state (their outputs are removed in the book).

@@ -20,7 +20,7 @@ The three model families answer the same calls (x: images (n, H, W[, C]) in [0, 
 | ``encode(x)`` | code z (n, d) | posterior mean (n, d) | token grid (n, h, w) of ints |
 | ``decode(z)`` | images in [0, 1] | images (pixel probabilities) | images in [0, 1] (clipped) |
 | ``reconstruct(x)`` | ``decode(encode(x))`` | ``decode(encode(x))`` | ``decode(encode(x))`` |
-| ``sample(n, seed)`` | (not a generator) | decode z ~ N(0, I) | ``decode(prior.sample(pcnn, n))`` (chapter 8) |
+| ``sample(n, seed)`` | (not a generator) | decode z ~ N(0, I) | ``decode(prior.sample(pcnn, n))`` (chapter 10) |
 | ``measure(x)`` | ``mse`` | ``mse``, ``kl``, ``active_units`` | ``mse``, ``usage``, ``perplexity``, ``counts`` |
 | more | | ``posterior(x)`` -> (mean, log_var) | ``encode_latents``, ``quantize_latents``, ``decode_latents``, ``codebook`` |
 
@@ -32,12 +32,24 @@ Training reports the same names (``loss``, ``reconstruction``, ``kl``; ``codeboo
 
 Importing vqlab sets one environment variable, ``TF_CPP_MIN_LOG_LEVEL=2`` (only if it is
 unset), to keep TensorFlow's start-up chatter out of the book; set it yourself to see it.
+It also drops TensorFlow's "triggered tf.function retracing" warning: every model compiles
+its own encode and decode graphs (``models.base.inference``), so a chapter that uses many
+models traces many graphs by design, and the warning would only fill its outputs.
 """
 
+import logging
 import os
 from importlib import metadata
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+class _NoRetracingWarning(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+logging.getLogger("tensorflow").addFilter(_NoRetracingWarning())
 
 try:
     __version__ = metadata.version("vqlab")  # the one version number lives in pyproject.toml

@@ -630,7 +630,7 @@ def check_commitment_loss(fn, seed: int = 4) -> CheckResult:
     return _run("check_commitment_loss", body)
 
 
-# Token grids (chapter 10) -------------------------------------------------------------
+# Token grids (chapter 9) --------------------------------------------------------------
 
 def check_shift(fn, seed: int = 5) -> CheckResult:
     """``fn(grid, dx, dy)``: move a token grid (h, w) or batch (n, h, w) dx right and dy down, wrapping."""
@@ -662,7 +662,7 @@ def check_shift(fn, seed: int = 5) -> CheckResult:
     return _run("check_shift", body)
 
 
-# PixelCNN masks (chapter 8) -----------------------------------------------------------
+# PixelCNN masks (chapter 10) ----------------------------------------------------------
 
 def causal_mask(kernel_size: int, mask_type: str) -> np.ndarray:
     """The (k, k) mask of a PixelCNN convolution: 1 where the kernel may look, 0 elsewhere.

@@ -263,10 +263,14 @@ def log_evidence_grid(log_likelihood, radius: float = 5.0, n: int = 200, chunk: 
     total = None
     for start in range(0, len(z), chunk):
         zc = z[start:start + chunk]
-        # float32 within a chunk (log-likelihoods of a few hundred nats keep ~1e-5 nats), float64 across
-        terms = np.asarray(log_likelihood(zc), np.float32) + (log_normal(zc, 0.0, 0.0) + log_cell).astype(np.float32)
+        # float32 within a chunk (log-likelihoods of a few hundred nats keep ~1e-5 nats), float64
+        # across; in place: the (N, chunk) array is the largest in the chapter, made once per chunk
+        terms = np.array(log_likelihood(zc), np.float32)
+        terms += (log_normal(zc, 0.0, 0.0) + log_cell).astype(np.float32)
         peak = terms.max(axis=1)
-        part = peak.astype(np.float64) + np.log(np.exp(terms - peak[:, None]).sum(axis=1, dtype=np.float64))
+        terms -= peak[:, None]
+        np.exp(terms, out=terms)
+        part = peak.astype(np.float64) + np.log(terms.sum(axis=1, dtype=np.float64))
         total = part if total is None else np.logaddexp(total, part)
     return total
 

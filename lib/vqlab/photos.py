@@ -202,12 +202,20 @@ def psnr(a, b) -> np.ndarray:
     return metrics.psnr(_batch(a), _batch(b))
 
 
+# SSIM in the standard form of Wang et al. (2004): an 11 x 11 Gaussian window of sigma 1.5,
+# population (not sample) covariances, K1 = 0.01, K2 = 0.03, the mean of the SSIM map over
+# the image and the colour channels. scikit-image's defaults differ (a uniform 7 x 7 window,
+# sample covariances); these arguments select the paper's form.
+SSIM_ARGS = {"gaussian_weights": True, "sigma": 1.5, "use_sample_covariance": False, "data_range": 1.0}
+
+
 def ssim(a, b) -> np.ndarray:
-    """Structural similarity per image (scikit-image's, data range 1, over colour channels)."""
+    """Structural similarity per image in the standard form (Wang et al. 2004; ``SSIM_ARGS``),
+    pixels in [0, 1], averaged over the colour channels."""
     from skimage.metrics import structural_similarity
 
     a, b = _batch(a), _batch(b)
-    return np.array([structural_similarity(p, q, data_range=1.0, channel_axis=-1) for p, q in zip(a, b)])
+    return np.array([structural_similarity(p, q, channel_axis=-1, **SSIM_ARGS) for p, q in zip(a, b)])
 
 
 def token_bits_per_pixel(model) -> float:
