@@ -38,7 +38,7 @@ lint: $(STAMP)
 unit: data
 	$(TASK) unit
 
-# The built book in headless Chromium, offline (skips where Chromium is missing).
+# The built book in headless Chromium, offline, and a chapter in JupyterLab (skip without Chromium).
 browser: book
 	$(TASK) browser
 

@@ -101,12 +101,14 @@ def lint() -> None:
 
 
 def unit() -> None:
-    run(py(), "-m", "pytest", "-q", "tests", "--ignore=tests/test_browser.py")
+    run(py(), "-m", "pytest", "-q", "tests", "--ignore=tests/test_browser.py",
+        "--ignore=tests/test_lab_browser.py")
 
 
 def browser() -> None:
-    """The built book in headless Chromium, offline (skips where Chromium is missing)."""
-    run(py(), "-m", "pytest", "-q", "-rs", "-s", "tests/test_browser.py")
+    """The built book in headless Chromium, offline, and one chapter in JupyterLab (with
+    jupyterlab-myst); both skip, saying why, where Chromium is missing."""
+    run(py(), "-m", "pytest", "-q", "-rs", "-s", "tests/test_browser.py", "tests/test_lab_browser.py")
 
 
 def nbval() -> None:
