@@ -55,6 +55,7 @@ def _resolve(platform: str, python: str, tmp: Path) -> dict:
     start = time.monotonic()
     proc = subprocess.run(
         [sys.executable, str(ROOT / "tools" / "pip_for_platform.py"), platform, python,
+         "--use-feature=fast-deps",  # metadata by HTTP range requests where the index has no PEP 658 files
          "--report", str(report), "--target", str(tmp / f"{platform}-{python}"),
          "-r", str(ROOT / "requirements.txt"), "-c", str(ROOT / "constraints.txt")],
         capture_output=True, text=True, timeout=TIMEOUT, cwd=ROOT)
@@ -105,3 +106,33 @@ def test_each_platform_gets_the_tensorflow_its_markers_choose(resolutions):
                 assert version in locked[name], (r["platform"], r["python"], name, version)
         for name in ("numpy", "keras", "jupyterlab-myst", "nbgrader", "ruff", "playwright"):
             assert name in r["installed"], (r["platform"], r["python"], name)
+
+
+def test_environment_yml_installs_the_same_locked_set():
+    import yaml
+
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    (pip_section,) = [d["pip"] for d in env["dependencies"] if isinstance(d, dict)]
+    assert pip_section == ["-r requirements.txt", "-c constraints.txt", "-e ."]
+    conda = [d for d in env["dependencies"] if isinstance(d, str)]
+    python = [d for d in conda if d.startswith("python")]
+    assert python and python[0].split("=")[1] in {v.rsplit(".", 1)[0] for v in PYTHONS}
+    assert all(d.split("=")[0].split()[0] in ("python", "pip") for d in conda), conda  # the rest is pip's
+
+
+def test_the_requirements_choose_tensorflow_by_platform_as_pyproject_does():
+    from packaging.markers import default_environment
+    from packaging.requirements import Requirement
+
+    from pip_for_platform import environment
+
+    import tomllib
+
+    pyproject = [Requirement(r) for r in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]]
+    reqs = [Requirement(line.split("#")[0]) for line in (ROOT / "requirements.txt").read_text().splitlines()
+            if line.strip() and not line.startswith("#")]
+    for platform, facts in PLATFORMS.items():
+        env = {**default_environment(), **environment(platform, PYTHONS[0])}
+        for chosen in ([r.name for r in pyproject if r.name.startswith("tensorflow") and r.marker.evaluate(env)],
+                       [r.name for r in reqs if r.name.startswith("tensorflow") and r.marker.evaluate(env)]):
+            assert chosen == ["tensorflow-cpu" if facts["tensorflow-cpu"] else "tensorflow"], (platform, chosen)

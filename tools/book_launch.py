@@ -189,6 +189,8 @@ def on_build_finished(app, exception):
     """Write the downloads last: the theme's launch buttons copy the plain notebook there."""
     if exception is not None or app.builder.format != "html":
         return
+    # what this build was given, for tests/test_book_output.py
+    (Path(app.outdir).parent / "book_launch.json").write_text(json.dumps(app.vqlab_launch, indent=1))
     for pagename in sorted(getattr(app, "vqlab_notebooks", ())):
         executed = Path(app.outdir).parent / "jupyter_execute" / f"{pagename}.ipynb"
         target = Path(app.outdir) / "_sources" / f"{pagename}.ipynb"

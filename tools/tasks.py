@@ -102,13 +102,15 @@ def lint() -> None:
 
 def unit() -> None:
     run(py(), "-m", "pytest", "-q", "tests", "--ignore=tests/test_browser.py",
-        "--ignore=tests/test_lab_browser.py")
+        "--ignore=tests/test_lab_browser.py", "--ignore=tests/test_book_output.py")
 
 
 def browser() -> None:
     """The built book in headless Chromium, offline, and one chapter in JupyterLab (with
-    jupyterlab-myst); both skip, saying why, where Chromium is missing."""
-    run(py(), "-m", "pytest", "-q", "-rs", "-s", "tests/test_browser.py", "tests/test_lab_browser.py")
+    jupyterlab-myst); both skip, saying why, where Chromium is missing. The built book's
+    links, launch buttons and downloads (tests/test_book_output.py)."""
+    run(py(), "-m", "pytest", "-q", "-rs", "-s", "tests/test_book_output.py", "tests/test_browser.py",
+        "tests/test_lab_browser.py")
 
 
 def nbval() -> None:
