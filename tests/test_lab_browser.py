@@ -31,7 +31,7 @@ CHAPTER = "kl_divergence.md"  # exercises, solutions, proofs, an admonition, eve
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-RAW = re.compile(r"\{(cite|cite:\w+|numref|term|ref|eq|exercise|solution|prf:\w+|admonition|note|tip"
+RAW = re.compile(r"\{(cite|cite:\w+|numref|term|ref|eq|eval|exercise|solution|prf:\w+|admonition|note|tip"
                  r"|important|warning|dropdown)\}|:::\{|```\{")
 # JavaScript: per rendered Markdown cell, its text without inline code and code blocks
 RENDERED_TEXT = """() => [...document.querySelectorAll('.jp-Notebook .jp-MarkdownCell')].map(cell => {
@@ -111,7 +111,7 @@ def chapter_page(lab):
         texts = page.evaluate(RENDERED_TEXT)
         counts = {kind: page.locator(f".jp-Notebook .myst-{kind}").count()
                   for kind in ("exercise", "proof", "admonition")}
-        yield {"texts": texts, "counts": counts, "errors": errors, "cells": cells}
+        yield {"texts": texts, "counts": counts, "errors": errors, "cells": cells, "page": page}
         browser.close()
 
 
@@ -143,3 +143,20 @@ def test_exercises_proofs_and_admonitions_are_rendered(chapter_page):
     }
     assert all(wanted.values()), wanted  # the chapter has each kind (else pick another)
     assert chapter_page["counts"] == wanted
+
+
+def test_eval_roles_show_the_kernels_values_after_run_all(chapter_page):
+    """The chapter's {eval} roles (jupyterlab-myst asks the kernel for them once the cells have
+    run; the book evaluates them at build time, in its inline execution mode) show the same
+    number the code cell before them prints."""
+    page = chapter_page["page"]
+    prose = page.locator(".jp-MarkdownCell .myst", has_text="nats but")
+    assert "kl_pq" in prose.inner_text()  # before running: the variable's name, as glue shows
+    page.click("li.lm-MenuBar-item:has-text('Run')")
+    page.click("li.lm-Menu-item:has-text('Run All Cells')")
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('.jp-MarkdownCell .myst')].some(
+             e => /= \\d\\.\\d+\\s*nats but/.test(e.textContent))""", timeout=300_000)
+    shown = re.search(r"= (\d\.\d+)\s*nats but", prose.inner_text()).group(1)
+    printed = page.locator(".jp-OutputArea-output", has_text="KL(p || q) =").first.inner_text()
+    assert re.search(r"KL\(p \|\| q\) = (\d\.\d+)", printed).group(1) == shown
