@@ -29,10 +29,19 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTER = "kl_divergence.md"  # exercises, solutions, proofs, an admonition, every role
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-RAW = re.compile(r"\{(cite|cite:\w+|numref|term|ref|eq|eval|exercise|solution|prf:\w+|admonition|note|tip"
-                 r"|important|warning|dropdown)\}|:::\{|```\{")
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+RAW = re.compile(
+    r"\{(cite|cite:\w+|numref|term|ref|eq|eval|exercise|solution|prf:\w+|admonition|note|tip"
+    r"|important|warning|dropdown)\}|:::\{|```\{"
+)
 # JavaScript: per rendered Markdown cell, its text without inline code and code blocks
 RENDERED_TEXT = """() => [...document.querySelectorAll('.jp-Notebook .jp-MarkdownCell')].map(cell => {
   const out = cell.querySelector('.jp-MarkdownOutput, .jp-RenderedMarkdown, .myst');
@@ -53,7 +62,9 @@ def _free_port() -> int:
 def lab(tmp_path_factory):
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} not found: apt-get install chromium (or set CHROMIUM)")
-    pytest.importorskip("playwright", reason="playwright (Python) is in requirements.txt")
+    pytest.importorskip(
+        "playwright", reason="playwright (Python) is in requirements.txt"
+    )
     tmp = tmp_path_factory.mktemp("lab")
     settings = tmp / "settings"
     settings.mkdir()
@@ -61,34 +72,49 @@ def lab(tmp_path_factory):
     overrides["@jupyterlab/notebook-extension:tracker"] = {"windowingMode": "none"}
     (settings / "overrides.json").write_text(json.dumps(overrides))
     port, token = _free_port(), os.urandom(12).hex()
-    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(tmp / "config"), JUPYTER_RUNTIME_DIR=str(tmp / "runtime"))
-    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-           f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={ROOT / 'book'}",
-           f"--LabApp.app_settings_dir={settings}"]
+    env = dict(
+        os.environ,
+        JUPYTER_CONFIG_DIR=str(tmp / "config"),
+        JUPYTER_RUNTIME_DIR=str(tmp / "runtime"),
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={ROOT / 'book'}",
+        f"--LabApp.app_settings_dir={settings}",
+    ]
     if hasattr(os, "getuid") and os.getuid() == 0:
         cmd.append("--allow-root")
-    log = open(tmp / "lab.log", "w")
-    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2).read()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"JupyterLab did not start: {(tmp / 'lab.log').read_text()[-2000:]}")
-                time.sleep(0.25)
-        yield url, token
-    finally:
-        proc.terminate()
+    with open(tmp / "lab.log", "w") as log:
+        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
         try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
-        shutil.rmtree(tmp / "runtime", ignore_errors=True)
+            deadline = time.monotonic() + 120
+            while True:
+                try:
+                    urllib.request.urlopen(
+                        f"{url}/api/status?token={token}", timeout=2
+                    ).read()
+                    break
+                except OSError:
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        pytest.fail(
+                            f"JupyterLab did not start: {(tmp / 'lab.log').read_text()[-2000:]}"
+                        )
+                    time.sleep(0.25)
+            yield url, token
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            shutil.rmtree(tmp / "runtime", ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -107,11 +133,20 @@ def chapter_page(lab):
         # every Markdown cell of the chapter rendered (jupyterlab-myst renders them one by one)
         page.wait_for_function(
             f"() => document.querySelectorAll('.jp-Notebook .jp-MarkdownCell .myst').length >= {len(cells)}",
-            timeout=120_000)
+            timeout=120_000,
+        )
         texts = page.evaluate(RENDERED_TEXT)
-        counts = {kind: page.locator(f".jp-Notebook .myst-{kind}").count()
-                  for kind in ("exercise", "proof", "admonition")}
-        yield {"texts": texts, "counts": counts, "errors": errors, "cells": cells, "page": page}
+        counts = {
+            kind: page.locator(f".jp-Notebook .myst-{kind}").count()
+            for kind in ("exercise", "proof", "admonition")
+        }
+        yield {
+            "texts": texts,
+            "counts": counts,
+            "errors": errors,
+            "cells": cells,
+            "page": page,
+        }
         browser.close()
 
 
@@ -124,22 +159,37 @@ def _source_markdown_cells() -> list[str]:
 
 def test_the_chapter_opens_as_a_notebook_with_every_markdown_cell(chapter_page):
     assert len(chapter_page["texts"]) == len(chapter_page["cells"])
-    assert all(t is not None and t.strip() for t in chapter_page["texts"] if t is not None)
+    assert all(
+        t is not None and t.strip() for t in chapter_page["texts"] if t is not None
+    )
 
 
 def test_no_directive_or_role_shows_as_raw_text(chapter_page):
-    raw = [(i, m.group(0)) for i, text in enumerate(chapter_page["texts"]) if text
-           for m in RAW.finditer(text)]
-    assert not raw, f"raw MyST in the lab's rendering of {CHAPTER} (cell, text): {raw[:10]}"
+    raw = [
+        (i, m.group(0))
+        for i, text in enumerate(chapter_page["texts"])
+        if text
+        for m in RAW.finditer(text)
+    ]
+    assert not raw, (
+        f"raw MyST in the lab's rendering of {CHAPTER} (cell, text): {raw[:10]}"
+    )
 
 
 def test_exercises_proofs_and_admonitions_are_rendered(chapter_page):
     source = "\n".join(chapter_page["cells"])
     wanted = {
-        "exercise": len(re.findall(r"^:{3,}\{(exercise|solution)\}", source, re.M)),
-        "proof": len(re.findall(r"^(`{3,}|:{3,})\{prf:\w+\}", source, re.M)),
-        "admonition": len(re.findall(r"^(`{3,}|:{3,})\{(admonition|note|tip|important|warning)\}",
-                                     source, re.M)),
+        "exercise": len(
+            re.findall(r"^:{3,}\{(exercise|solution)\}", source, re.MULTILINE)
+        ),
+        "proof": len(re.findall(r"^(`{3,}|:{3,})\{prf:\w+\}", source, re.MULTILINE)),
+        "admonition": len(
+            re.findall(
+                r"^(`{3,}|:{3,})\{(admonition|note|tip|important|warning)\}",
+                source,
+                re.MULTILINE,
+            )
+        ),
     }
     assert all(wanted.values()), wanted  # the chapter has each kind (else pick another)
     assert chapter_page["counts"] == wanted
@@ -151,12 +201,18 @@ def test_eval_roles_show_the_kernels_values_after_run_all(chapter_page):
     number the code cell before them prints."""
     page = chapter_page["page"]
     prose = page.locator(".jp-MarkdownCell .myst", has_text="nats but")
-    assert "kl_pq" in prose.inner_text()  # before running: the variable's name, as glue shows
+    assert (
+        "kl_pq" in prose.inner_text()
+    )  # before running: the variable's name, as glue shows
     page.click("li.lm-MenuBar-item:has-text('Run')")
     page.click("li.lm-Menu-item:has-text('Run All Cells')")
     page.wait_for_function(
         """() => [...document.querySelectorAll('.jp-MarkdownCell .myst')].some(
-             e => /= \\d\\.\\d+\\s*nats but/.test(e.textContent))""", timeout=300_000)
+             e => /= \\d\\.\\d+\\s*nats but/.test(e.textContent))""",
+        timeout=300_000,
+    )
     shown = re.search(r"= (\d\.\d+)\s*nats but", prose.inner_text()).group(1)
-    printed = page.locator(".jp-OutputArea-output", has_text="KL(p || q) =").first.inner_text()
+    printed = page.locator(
+        ".jp-OutputArea-output", has_text="KL(p || q) ="
+    ).first.inner_text()
     assert re.search(r"KL\(p \|\| q\) = (\d\.\d+)", printed).group(1) == shown

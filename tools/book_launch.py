@@ -47,8 +47,10 @@ def settings(environ=os.environ) -> dict:
         repo, branch = repo.rsplit("@", 1)
     repo = repo.rstrip("/").removesuffix(".git")
     if repo and not re.match(r"^https://[^/\s]+/[^/\s]+/[^/\s]+$", repo):
-        raise ValueError(f"VQLAB_REPOSITORY={repo!r}: expected https://HOST/ORG/REPO, "
-                         "optionally followed by @BRANCH")
+        raise ValueError(
+            f"VQLAB_REPOSITORY={repo!r}: expected https://HOST/ORG/REPO, "
+            "optionally followed by @BRANCH"
+        )
     if "YOUR-ORG" in repo:
         raise ValueError("VQLAB_REPOSITORY still names the placeholder YOUR-ORG")
     book_url = environ.get("VQLAB_BOOK_URL", "").strip()
@@ -78,48 +80,60 @@ def install_cell_source(book_url: str) -> str:
     """The first cell of a downloaded chapter notebook."""
     wheel = wheel_name()
     if not book_url:
-        return "\n".join([
-            "# This chapter needs vqlab, the book's library (with its trained weights).",
+        return "\n".join(
+            [
+                "# This chapter needs vqlab, the book's library (with its trained weights).",
+                "import importlib.util",
+                "",
+                'if importlib.util.find_spec("vqlab") is None:',
+                "    raise ModuleNotFoundError(",
+                '        "vqlab is not installed here. Download "',
+                f'        "{wheel} from the _static/ folder of the book this notebook came "',
+                f'        "from, then run: pip install {wheel} {" ".join(CHAPTER_EXTRAS)}. "',
+                '        "(This copy of the book was built without its address, VQLAB_BOOK_URL, "',
+                '        "so the notebook cannot fetch the wheel itself.)"',
+                "    )",
+            ]
+        )
+    others = [r for r in project()["dependencies"] if not r.startswith("tensorflow")]
+    return "\n".join(
+        [
+            "# This chapter needs vqlab, the book's library, with its trained weights: installed",
+            "# here if missing (Colab, any Jupyter), from the wheel the book serves. Takes a",
+            "# minute or two the first time.",
             "import importlib.util",
+            "import subprocess",
+            "import sys",
             "",
             'if importlib.util.find_spec("vqlab") is None:',
-            "    raise ModuleNotFoundError(",
-            '        "vqlab is not installed here. Download "',
-            f'        "{wheel} from the _static/ folder of the book this notebook came "',
-            f'        "from, then run: pip install {wheel} {" ".join(CHAPTER_EXTRAS)}. "',
-            '        "(This copy of the book was built without its address, VQLAB_BOOK_URL, "',
-            '        "so the notebook cannot fetch the wheel itself.)"',
-            "    )",
-        ])
-    others = [r for r in project()["dependencies"] if not r.startswith("tensorflow")]
-    return "\n".join([
-        "# This chapter needs vqlab, the book's library, with its trained weights: installed",
-        "# here if missing (Colab, any Jupyter), from the wheel the book serves. Takes a",
-        "# minute or two the first time.",
-        "import importlib.util",
-        "import subprocess",
-        "import sys",
-        "",
-        'if importlib.util.find_spec("vqlab") is None:',
-        f'    book = "{book_url}_static/"',
-        f'    wheel = book + "{wheel}"',
-        '    pip = [sys.executable, "-m", "pip", "install", "-q"]',
-        '    if importlib.util.find_spec("tensorflow") is None:  # the versions the book was tested with',
-        f'        pip += [wheel, {", ".join(map(json.dumps, CHAPTER_EXTRAS))}, "-c", book + "constraints.txt"]',
-        "    else:  # keep the TensorFlow that is here (Colab): vqlab alone, then what else it needs",
-        '        subprocess.run([*pip, "--no-deps", wheel], check=True)',
-        f"        pip += {json.dumps(others + CHAPTER_EXTRAS)}",
-        "    subprocess.run(pip, check=True)",
-        "    importlib.invalidate_caches()",
-    ])
+            f'    book = "{book_url}_static/"',
+            f'    wheel = book + "{wheel}"',
+            '    pip = [sys.executable, "-m", "pip", "install", "-q"]',
+            '    if importlib.util.find_spec("tensorflow") is None:  # the versions the book was tested with',
+            f'        pip += [wheel, {", ".join(map(json.dumps, CHAPTER_EXTRAS))}, "-c", book + "constraints.txt"]',
+            "    else:  # keep the TensorFlow that is here (Colab): vqlab alone, then what else it needs",
+            '        subprocess.run([*pip, "--no-deps", wheel], check=True)',
+            f"        pip += {json.dumps(others + CHAPTER_EXTRAS)}",
+            "    subprocess.run(pip, check=True)",
+            "    importlib.invalidate_caches()",
+        ]
+    )
 
 
 def download_notebook(nb: dict, book_url: str) -> dict:
     """``nb`` (nbformat JSON) with the install cell first; an earlier one is replaced."""
     nb = copy.deepcopy(nb)
-    cells = [c for c in nb["cells"] if CELL_TAG not in c.get("metadata", {}).get("tags", [])]
-    cell = {"cell_type": "code", "execution_count": None, "id": CELL_TAG,
-            "metadata": {"tags": [CELL_TAG]}, "outputs": [], "source": install_cell_source(book_url)}
+    cells = [
+        c for c in nb["cells"] if CELL_TAG not in c.get("metadata", {}).get("tags", [])
+    ]
+    cell = {
+        "cell_type": "code",
+        "execution_count": None,
+        "id": CELL_TAG,
+        "metadata": {"tags": [CELL_TAG]},
+        "outputs": [],
+        "source": install_cell_source(book_url),
+    }
     if nb.get("nbformat_minor", 0) < 5 or nb.get("nbformat", 4) < 4:
         cell.pop("id")
     nb["cells"] = [cell, *cells]
@@ -128,8 +142,11 @@ def download_notebook(nb: dict, book_url: str) -> dict:
 
 def build_wheel(out: Path) -> Path:
     """The vqlab wheel (weights included) in ``out``, rebuilt only when its sources changed."""
-    files = sorted(p for p in (ROOT / "lib" / "vqlab").rglob("*")
-                   if p.is_file() and "__pycache__" not in p.parts)
+    files = sorted(
+        p
+        for p in (ROOT / "lib" / "vqlab").rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    )
     digest = hashlib.sha256()
     for p in [ROOT / "pyproject.toml", *files]:
         digest.update(str(p.relative_to(ROOT)).encode())
@@ -139,9 +156,24 @@ def build_wheel(out: Path) -> Path:
         return wheel
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
-    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                           "--disable-pip-version-check", "-q", "-w", str(out), str(ROOT)],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--disable-pip-version-check",
+            "-q",
+            "-w",
+            str(out),
+            str(ROOT),
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
     if proc.returncode or not wheel.exists():
         raise RuntimeError(f"building {wheel.name} failed:\n{proc.stdout}{proc.stderr}")
     stamp.write_text(digest.hexdigest())
@@ -149,6 +181,7 @@ def build_wheel(out: Path) -> Path:
 
 
 # Sphinx -------------------------------------------------------------------------------
+
 
 def on_config_inited(app, config):
     s = settings()
@@ -158,9 +191,15 @@ def on_config_inited(app, config):
     theme["use_repository_button"] = bool(s["repository"])
     theme["launch_buttons"] = {}
     if s["repository"]:
-        theme["repository_url"], theme["repository_branch"] = s["repository"], s["branch"]
-        theme["launch_buttons"] = {"notebook_interface": "jupyterlab", "binderhub_url": s["binderhub"],
-                                   "jupyterhub_url": s["jupyterhub"]}
+        theme["repository_url"], theme["repository_branch"] = (
+            s["repository"],
+            s["branch"],
+        )
+        theme["launch_buttons"] = {
+            "notebook_interface": "jupyterlab",
+            "binderhub_url": s["binderhub"],
+            "jupyterhub_url": s["jupyterhub"],
+        }
     if s["book_url"] and not config.html_baseurl:
         config.html_baseurl = s["book_url"]
     app.vqlab_launch = s
@@ -190,18 +229,24 @@ def on_build_finished(app, exception):
     if exception is not None or app.builder.format != "html":
         return
     # what this build was given, for tests/test_book_output.py
-    (Path(app.outdir).parent / "book_launch.json").write_text(json.dumps(app.vqlab_launch, indent=1))
+    (Path(app.outdir).parent / "book_launch.json").write_text(
+        json.dumps(app.vqlab_launch, indent=1)
+    )
     for pagename in sorted(getattr(app, "vqlab_notebooks", ())):
         executed = Path(app.outdir).parent / "jupyter_execute" / f"{pagename}.ipynb"
         target = Path(app.outdir) / "_sources" / f"{pagename}.ipynb"
         target.parent.mkdir(parents=True, exist_ok=True)
-        nb = download_notebook(json.loads(executed.read_text()), app.vqlab_launch["book_url"])
+        nb = download_notebook(
+            json.loads(executed.read_text()), app.vqlab_launch["book_url"]
+        )
         target.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
 
 
 def setup(app):
     app.connect("config-inited", on_config_inited)
     app.connect("builder-inited", on_builder_inited)
-    app.connect("html-page-context", on_page_context, priority=400)  # before the theme's buttons
+    app.connect(
+        "html-page-context", on_page_context, priority=400
+    )  # before the theme's buttons
     app.connect("build-finished", on_build_finished)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -29,7 +29,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv"
 STAMP = VENV / ".installed"
-INSTALL_INPUTS = ["requirements.txt", "constraints.txt", "pyproject.toml", "tools/lab_overrides.json"]
+INSTALL_INPUTS = [
+    "requirements.txt",
+    "constraints.txt",
+    "pyproject.toml",
+    "tools/lab_overrides.json",
+]
 UV = "uv==0.13.9"  # the locker (`lock`); installed into a throwaway venv, never into .venv
 LINT_PATHS = ["lib", "tests", "tools", "benchmarks"]
 WINDOWS = os.name == "nt"
@@ -50,9 +55,13 @@ def py(env: Path = VENV) -> str:
 
 def run(*cmd, **kwargs) -> None:
     print("+", " ".join(str(c) for c in cmd), flush=True)
-    proc = subprocess.run([str(c) for c in cmd], cwd=kwargs.pop("cwd", ROOT), **kwargs)
+    proc = subprocess.run(
+        [str(c) for c in cmd], check=False, cwd=kwargs.pop("cwd", ROOT), **kwargs
+    )
     if proc.returncode:
-        raise SystemExit(f"tasks.py: {Path(str(cmd[0])).name} exited with {proc.returncode}")
+        raise SystemExit(
+            f"tasks.py: {Path(str(cmd[0])).name} exited with {proc.returncode}"
+        )
 
 
 def environment() -> None:
@@ -64,6 +73,7 @@ def environment() -> None:
 
 # The steps ---------------------------------------------------------------------------
 
+
 def install(force: bool = False) -> None:
     """The venv with the locked set, vqlab (editable), the kernel, the lab's settings."""
     newest = max((ROOT / f).stat().st_mtime for f in INSTALL_INPUTS)
@@ -74,12 +84,24 @@ def install(force: bool = False) -> None:
         print(f"+ {sys.executable} -m venv {VENV.name}", flush=True)
         venv.create(VENV, with_pip=True)
     pip = [py(), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
-    run(*pip, "-c", "constraints.txt", "pip")  # the locked pip first: it installs the rest
+    run(
+        *pip, "-c", "constraints.txt", "pip"
+    )  # the locked pip first: it installs the rest
     run(*pip, "-r", "requirements.txt", "-c", "constraints.txt")
     run(*pip, "--no-deps", "-e", ".")
-    run(py(), "-m", "ipykernel", "install", "--sys-prefix", "--name", "python3",
-        stdout=subprocess.DEVNULL)
-    settings = VENV / "share" / "jupyter" / "lab" / "settings"  # this venv's only, not the user's
+    run(
+        py(),
+        "-m",
+        "ipykernel",
+        "install",
+        "--sys-prefix",
+        "--name",
+        "python3",
+        stdout=subprocess.DEVNULL,
+    )
+    settings = (
+        VENV / "share" / "jupyter" / "lab" / "settings"
+    )  # this venv's only, not the user's
     settings.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(ROOT / "tools" / "lab_overrides.json", settings / "overrides.json")
     STAMP.touch()
@@ -101,16 +123,33 @@ def lint() -> None:
 
 
 def unit() -> None:
-    run(py(), "-m", "pytest", "-q", "tests", "--ignore=tests/test_browser.py",
-        "--ignore=tests/test_lab_browser.py", "--ignore=tests/test_book_output.py")
+    run(
+        py(),
+        "-m",
+        "pytest",
+        "-q",
+        "tests",
+        "--ignore=tests/test_browser.py",
+        "--ignore=tests/test_lab_browser.py",
+        "--ignore=tests/test_book_output.py",
+    )
 
 
 def browser() -> None:
     """The built book in headless Chromium, offline, and one chapter in JupyterLab (with
     jupyterlab-myst); both skip, saying why, where Chromium is missing. The built book's
     links, launch buttons and downloads (tests/test_book_output.py)."""
-    run(py(), "-m", "pytest", "-q", "-rs", "-s", "tests/test_book_output.py", "tests/test_browser.py",
-        "tests/test_lab_browser.py")
+    run(
+        py(),
+        "-m",
+        "pytest",
+        "-q",
+        "-rs",
+        "-s",
+        "tests/test_book_output.py",
+        "tests/test_browser.py",
+        "tests/test_lab_browser.py",
+    )
 
 
 def nbval() -> None:
@@ -121,8 +160,10 @@ def assignments() -> None:
     """The nbgrader course of the book (tools/assignments.py, issue 24)."""
     tool = ROOT / "tools" / "assignments.py"
     if not tool.exists():
-        raise SystemExit(f"tasks.py: {tool.relative_to(ROOT)} is missing: the assignments step "
-                         "needs the nbgrader course generator (issue 24)")
+        raise SystemExit(
+            f"tasks.py: {tool.relative_to(ROOT)} is missing: the assignments step "
+            "needs the nbgrader course generator (issue 24)"
+        )
     run(py(), str(tool))
 
 
@@ -137,7 +178,14 @@ def student() -> None:
 
 
 def bench() -> None:
-    for script in ("chapters", "load_models", "train_vqvae", "photos", "prior", "widgets"):
+    for script in (
+        "chapters",
+        "load_models",
+        "train_vqvae",
+        "photos",
+        "prior",
+        "widgets",
+    ):
         run(py(), f"benchmarks/{script}.py")
 
 
@@ -153,8 +201,20 @@ def lock() -> None:
     if not Path(exe("uv", tool)).exists():
         venv.create(tool, with_pip=True)
         run(py(tool), "-m", "pip", "install", "-q", "--disable-pip-version-check", UV)
-    run(exe("uv", tool), "pip", "compile", "--quiet", "--universal", "--python-version", "3.11",
-        "--custom-compile-command", "make lock", "requirements.txt", "-o", "constraints.txt")
+    run(
+        exe("uv", tool),
+        "pip",
+        "compile",
+        "--quiet",
+        "--universal",
+        "--python-version",
+        "3.11",
+        "--custom-compile-command",
+        "make lock",
+        "requirements.txt",
+        "-o",
+        "constraints.txt",
+    )
 
 
 def clean() -> None:
@@ -197,10 +257,18 @@ def plan(target: str) -> list[str]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description="The book's commands (make's targets) without make.")
+    parser = argparse.ArgumentParser(
+        description="The book's commands (make's targets) without make."
+    )
     parser.add_argument("step", choices=list(STEPS))
-    parser.add_argument("--only", action="store_true", help="this step alone, not the steps it needs")
-    parser.add_argument("--force", action="store_true", help="reinstall even if .venv/.installed is fresh")
+    parser.add_argument(
+        "--only", action="store_true", help="this step alone, not the steps it needs"
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="reinstall even if .venv/.installed is fresh",
+    )
     args = parser.parse_args(argv)
     environment()
     for step in [args.step] if args.only else plan(args.step):
