@@ -45,6 +45,8 @@ def with_cached_outputs(nb_path: Path, cache_path: Path) -> None:
     from jupyter_cache import get_cache
 
     nb = nbformat.read(nb_path, as_version=4)
+    if nb.metadata.get("mystnb", {}).get("execution_mode") == "inline":
+        return  # executed in the build's own kernel ({eval} roles): its outputs are in nb_path
     try:
         _, merged = get_cache(cache_path).merge_match_into_notebook(nb)
     except KeyError as e:
