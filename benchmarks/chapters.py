@@ -26,16 +26,24 @@ from nbval_chapters import toc_files  # noqa: E402
 
 def run(nb) -> float:
     t = time.perf_counter()
-    NotebookClient(nb, timeout=600, kernel_name="python3",
-                   resources={"metadata": {"path": str(ROOT / "book")}}).execute()
+    NotebookClient(
+        nb,
+        timeout=600,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(ROOT / "book")}},
+    ).execute()
     return time.perf_counter() - t
 
 
 def main(argv):
-    chapters = [f for f in toc_files() if "kernelspec:" in (ROOT / f"{f}.md").read_text()]
+    chapters = [
+        f for f in toc_files() if "kernelspec:" in (ROOT / f"{f}.md").read_text()
+    ]
     if argv:
         chapters = [f for f in chapters if Path(f).name in argv]
-    baseline = run(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(BASELINE)]))
+    baseline = run(
+        nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(BASELINE)])
+    )
     print(f"{'chapter':28s} {'seconds':>8s} {'x baseline':>11s}")
     print(f"{'(baseline: import + load)':28s} {baseline:8.1f} {1.0:11.2f}")
     total, slow = 0.0, []
@@ -43,7 +51,9 @@ def main(argv):
         seconds = run(jupytext.read(ROOT / f"{f}.md"))
         total += seconds
         slow += [f] if seconds > GOAL_S else []
-        print(f"{Path(f).name:28s} {seconds:8.1f} {seconds / baseline:11.2f}", flush=True)
+        print(
+            f"{Path(f).name:28s} {seconds:8.1f} {seconds / baseline:11.2f}", flush=True
+        )
     print(f"{'all chapters':28s} {total:8.1f}")
     print(f"over the {GOAL_S:.0f} s goal: {', '.join(slow) or 'none'}")
 

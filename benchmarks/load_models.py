@@ -4,10 +4,10 @@ The baseline in the same run is building the same model with fresh random weight
 the ratio shows what reading and verifying the weights file adds on this machine.
 """
 
+from timing import best_of  # benchmarks/timing.py
 
 import vqlab  # noqa: F401  (quiet TensorFlow)
 from vqlab import pretrained
-from timing import best_of  # benchmarks/timing.py
 
 
 def main():

@@ -12,27 +12,39 @@ os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
 os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
 
 
-import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-tf.config.threading.set_intra_op_parallelism_threads(1)  # one CPU core, before any op runs
+tf.config.threading.set_intra_op_parallelism_threads(
+    1
+)  # one CPU core, before any op runs
 tf.config.threading.set_inter_op_parallelism_threads(1)
 
-from vqlab import pretrained, prior  # noqa: E402
 from timing import best_of  # noqa: E402  (benchmarks/timing.py)
+
+from vqlab import pretrained, prior  # noqa: E402
 
 N = 64
 
 
 def main():
     p, vq = pretrained.load("prior_vqvae_mnist"), pretrained.load("vqvae_mnist")
-    grids = prior.sample(p, N, seed=0)  # warm-up: traces the vertical and horizontal stacks
+    grids = prior.sample(
+        p, N, seed=0
+    )  # warm-up: traces the vertical and horizontal stacks
     vq.decode(grids)
     prior.log_prob(p, grids)
-    rows = [("sample 64 grids (prior.sample)", best_of(lambda: prior.sample(p, N, seed=1))),
-            ("sample 64 grids, label 3", best_of(lambda: prior.sample(p, N, label=3, seed=1))),
-            ("baseline: decode 64 grids (vq.decode)", best_of(lambda: vq.decode(grids))),
-            ("baseline: one prior pass (log_prob)", best_of(lambda: prior.log_prob(p, grids)))]
+    rows = [
+        ("sample 64 grids (prior.sample)", best_of(lambda: prior.sample(p, N, seed=1))),
+        (
+            "sample 64 grids, label 3",
+            best_of(lambda: prior.sample(p, N, label=3, seed=1)),
+        ),
+        ("baseline: decode 64 grids (vq.decode)", best_of(lambda: vq.decode(grids))),
+        (
+            "baseline: one prior pass (log_prob)",
+            best_of(lambda: prior.log_prob(p, grids)),
+        ),
+    ]
     print(f"one CPU core; {N} MNIST samples, 7x7 tokens; goal: sampling <= 2 s")
     for name, seconds in rows:
         print(f"{name:40s} {seconds:8.3f} s")

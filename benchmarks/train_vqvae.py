@@ -52,8 +52,8 @@ FILTERS = (32, 64)
 BETA = 0.25
 BATCH_SIZE = 128
 REFERENCE_LR = 1e-3
-VQLAB_LR = VQ_LEARNING_RATE      # peak of the cosine schedule, as for vqvae_mnist
-TARGETS = (0.0055, 0.0040)       # test MSE thresholds whose training time is reported
+VQLAB_LR = VQ_LEARNING_RATE  # peak of the cosine schedule, as for vqvae_mnist
+TARGETS = (0.0055, 0.0040)  # test MSE thresholds whose training time is reported
 EVALS_PER_EPOCH = 4
 EVAL_BATCH = 1000
 
@@ -66,22 +66,37 @@ class ReferenceVQVAE(keras.Model):
         self.num_codes, self.code_dim, self.beta = num_codes, code_dim, beta
         self.encoder = keras.Sequential(
             [keras.Input((28, 28, 1))]
-            + [layers.Conv2D(f, 3, strides=2, padding="same", activation="relu") for f in FILTERS]
-            + [layers.Conv2D(code_dim, 1)])
+            + [
+                layers.Conv2D(f, 3, strides=2, padding="same", activation="relu")
+                for f in FILTERS
+            ]
+            + [layers.Conv2D(code_dim, 1)]
+        )
         self.decoder = keras.Sequential(
             [keras.Input((7, 7, code_dim))]
-            + [layers.Conv2DTranspose(f, 3, strides=2, padding="same", activation="relu")
-               for f in reversed(FILTERS)]
-            + [layers.Conv2D(1, 3, padding="same")])
+            + [
+                layers.Conv2DTranspose(
+                    f, 3, strides=2, padding="same", activation="relu"
+                )
+                for f in reversed(FILTERS)
+            ]
+            + [layers.Conv2D(1, 3, padding="same")]
+        )
         lim = 1.0 / num_codes
-        self.codebook = self.add_weight(shape=(num_codes, code_dim), name="codebook",
-                                        initializer=keras.initializers.RandomUniform(-lim, lim))
+        self.codebook = self.add_weight(
+            shape=(num_codes, code_dim),
+            name="codebook",
+            initializer=keras.initializers.RandomUniform(-lim, lim),
+        )
 
     def nearest_codes(self, z_e):
         codebook = tf.convert_to_tensor(self.codebook)
         flat = tf.reshape(z_e, (-1, self.code_dim))
-        d = (tf.reduce_sum(tf.square(flat), 1, keepdims=True) - 2.0 * flat @ tf.transpose(codebook)
-             + tf.reduce_sum(tf.square(codebook), 1))
+        d = (
+            tf.reduce_sum(tf.square(flat), 1, keepdims=True)
+            - 2.0 * flat @ tf.transpose(codebook)
+            + tf.reduce_sum(tf.square(codebook), 1)
+        )
         indices = tf.argmin(d, axis=1)
         z_q = tf.one_hot(indices, self.num_codes) @ codebook
         return tf.reshape(z_q, tf.shape(z_e)), tf.reshape(indices, tf.shape(z_e)[:-1])
@@ -98,15 +113,21 @@ class ReferenceVQVAE(keras.Model):
             x_hat = self.decoder(z_e + tf.stop_gradient(z_q - z_e), training=True)
             reconstruction = tf.reduce_mean(tf.square(x - x_hat))
             codebook = tf.reduce_mean(tf.square(tf.stop_gradient(z_e) - z_q))
-            commitment = self.beta * tf.reduce_mean(tf.square(z_e - tf.stop_gradient(z_q)))
+            commitment = self.beta * tf.reduce_mean(
+                tf.square(z_e - tf.stop_gradient(z_q))
+            )
             loss = reconstruction + codebook + commitment
         grads = tape.gradient(loss, self.trainable_variables)
         self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
         return {"loss": loss, "reconstruction": reconstruction}
 
     def tokens(self, x):
-        return np.concatenate([self.nearest_codes(self.encoder(x[i:i + EVAL_BATCH]))[1].numpy()
-                               for i in range(0, len(x), EVAL_BATCH)])
+        return np.concatenate(
+            [
+                self.nearest_codes(self.encoder(x[i : i + EVAL_BATCH]))[1].numpy()
+                for i in range(0, len(x), EVAL_BATCH)
+            ]
+        )
 
 
 class Clock(keras.callbacks.Callback):
@@ -144,16 +165,21 @@ class Clock(keras.callbacks.Callback):
 
     def evaluate(self):
         mse = test_mse(self.model, self.x_test)
-        self.evals.append({"step": self.steps, "train_s": round(self.train_s, 2), "test_mse": mse})
+        self.evals.append(
+            {"step": self.steps, "train_s": round(self.train_s, 2), "test_mse": mse}
+        )
         for t in TARGETS:
             if mse <= t and t not in self.reached:
-                self.reached[t] = {"train_s": round(self.train_s, 2), "step": self.steps}
+                self.reached[t] = {
+                    "train_s": round(self.train_s, 2),
+                    "step": self.steps,
+                }
 
 
 def test_mse(model, x_test) -> float:
     total = 0.0
     for i in range(0, len(x_test), EVAL_BATCH):
-        x = x_test[i:i + EVAL_BATCH]
+        x = x_test[i : i + EVAL_BATCH]
         x_hat = np.clip(np.asarray(model(x, training=False)), 0.0, 1.0)
         total += float(np.sum((x - x_hat) ** 2))
     return total / x_test.size
@@ -166,10 +192,16 @@ def build_reference(x_train, total_steps):
 
 
 def build_vqlab(x_train, total_steps):
-    model = VQVAE(num_codes=NUM_CODES, code_dim=CODE_DIM, beta=BETA, filters=FILTERS)  # recipe = defaults
+    model = VQVAE(
+        num_codes=NUM_CODES, code_dim=CODE_DIM, beta=BETA, filters=FILTERS
+    )  # recipe = defaults
     model.compile(optimizer=keras.optimizers.Adam(cosine(VQLAB_LR)(total_steps)))
-    model.start_codebook(x_train[:BATCH_SIZE])  # what fit does on its first batch; timed here
-    return model, lambda epoch: epoch_batches(x_train, BATCH_SIZE, seed=0, epochs=epoch + 1, start=epoch)
+    model.start_codebook(
+        x_train[:BATCH_SIZE]
+    )  # what fit does on its first batch; timed here
+    return model, lambda epoch: epoch_batches(
+        x_train, BATCH_SIZE, seed=0, epochs=epoch + 1, start=epoch
+    )
 
 
 def tokens_of(model, x):
@@ -187,30 +219,47 @@ def run(epochs: int, limit: int | None, which: list[str]) -> dict:
         clock = Clock(name, x_test, every, steps_per_epoch)
         t = time.perf_counter()
         model, data = builders[name](x_train, steps_per_epoch * epochs)
-        clock.train_s += time.perf_counter() - t  # vqlab's codebook initialisation counts
+        clock.train_s += (
+            time.perf_counter() - t
+        )  # vqlab's codebook initialisation counts
         clock.set_model(model)
         sides[name] = (model, data, clock)
     for epoch in range(epochs):
         for name, (model, data, clock) in sides.items():
             n_evals = len(clock.evals)
-            kwargs = {"batch_size": BATCH_SIZE} if name == "reference" else {}  # tf.data shuffles
-            model.fit(data(epoch) if callable(data) else data, epochs=epoch + 1, initial_epoch=epoch, callbacks=[clock], verbose=0,
-                      shuffle=name == "reference", **kwargs)
+            kwargs = (
+                {"batch_size": BATCH_SIZE} if name == "reference" else {}
+            )  # tf.data shuffles
+            model.fit(
+                data(epoch) if callable(data) else data,
+                epochs=epoch + 1,
+                initial_epoch=epoch,
+                callbacks=[clock],
+                verbose=0,
+                shuffle=name == "reference",
+                **kwargs,
+            )
             mses = " ".join(f"{e['test_mse']:.5f}" for e in clock.evals[n_evals:])
-            print(f"epoch {epoch + 1:2d} {name:9s} train {clock.train_s:7.1f} s  test MSE {mses}",
-                  flush=True)
+            print(
+                f"epoch {epoch + 1:2d} {name:9s} train {clock.train_s:7.1f} s  test MSE {mses}",
+                flush=True,
+            )
     results = {}
     for name, (model, data, clock) in sides.items():
         perplexity, usage = codebook_perplexity(tokens_of(model, x_test), NUM_CODES)
         results[name] = {
             "images_per_second": round(len(x_train) * epochs / clock.train_s, 1),
             # after the first epoch: no tracing, no codebook initialisation
-            "images_per_second_after_epoch_1": round(len(x_train) * (epochs - 1)
-                                                     / sum(clock.epoch_seconds[1:]), 1)
-            if epochs > 1 else None,
+            "images_per_second_after_epoch_1": round(
+                len(x_train) * (epochs - 1) / sum(clock.epoch_seconds[1:]), 1
+            )
+            if epochs > 1
+            else None,
             "epoch_seconds": [round(t, 2) for t in clock.epoch_seconds],
             "train_seconds": round(clock.train_s, 1),
-            "seconds_to": {str(t): clock.reached.get(t, {}).get("train_s") for t in TARGETS},
+            "seconds_to": {
+                str(t): clock.reached.get(t, {}).get("train_s") for t in TARGETS
+            },
             "final_test_mse": clock.evals[-1]["test_mse"],
             "best_test_mse": min(e["test_mse"] for e in clock.evals),
             "codebook_usage": usage,
@@ -221,24 +270,35 @@ def run(epochs: int, limit: int | None, which: list[str]) -> dict:
 
 
 def report(results: dict, epochs: int, limit: int | None) -> dict:
-    print(f"\n{epochs} epoch(s) on {limit or 60000} training images, batch {BATCH_SIZE}, "
-          f"{NUM_CODES} codes; times exclude evaluation.")
+    print(
+        f"\n{epochs} epoch(s) on {limit or 60000} training images, batch {BATCH_SIZE}, "
+        f"{NUM_CODES} codes; times exclude evaluation."
+    )
     fmt = lambda v, spec: "not reached" if v is None else format(v, spec)  # noqa: E731
     for name, r in results.items():
-        reach = ", ".join(f"MSE<={t}: {fmt(s, '.1f')}{'' if s is None else ' s'}"
-                          for t, s in r["seconds_to"].items())
+        reach = ", ".join(
+            f"MSE<={t}: {fmt(s, '.1f')}{'' if s is None else ' s'}"
+            for t, s in r["seconds_to"].items()
+        )
         steady = r["images_per_second_after_epoch_1"]
-        print(f"{name:9s} {r['images_per_second']:6.0f} img/s ({fmt(steady, '.0f')} after epoch 1) | "
-              f"{reach} | final MSE "
-              f"{r['final_test_mse']:.5f} | codebook usage {r['codebook_usage']:.0%}, "
-              f"perplexity {r['codebook_perplexity']:.1f}")
+        print(
+            f"{name:9s} {r['images_per_second']:6.0f} img/s ({fmt(steady, '.0f')} after epoch 1) | "
+            f"{reach} | final MSE "
+            f"{r['final_test_mse']:.5f} | codebook usage {r['codebook_usage']:.0%}, "
+            f"perplexity {r['codebook_perplexity']:.1f}"
+        )
     ratios = {}
     if {"reference", "vqlab"} <= results.keys():
         ref, vq = results["reference"], results["vqlab"]
-        ratios["throughput"] = round(vq["images_per_second"] / ref["images_per_second"], 2)
+        ratios["throughput"] = round(
+            vq["images_per_second"] / ref["images_per_second"], 2
+        )
         if vq["images_per_second_after_epoch_1"]:
             ratios["throughput_after_epoch_1"] = round(
-                vq["images_per_second_after_epoch_1"] / ref["images_per_second_after_epoch_1"], 2)
+                vq["images_per_second_after_epoch_1"]
+                / ref["images_per_second_after_epoch_1"],
+                2,
+            )
         for t in map(str, TARGETS):
             a, b = ref["seconds_to"][t], vq["seconds_to"][t]
             if b is None:
@@ -247,33 +307,65 @@ def report(results: dict, epochs: int, limit: int | None) -> dict:
                 ratios[f"speedup_to_{t}"] = f">{ref['train_seconds'] / b:.2f}"
             else:
                 ratios[f"speedup_to_{t}"] = round(a / b, 2)
-        speedups = [f"MSE<={t} {'not reached by vqlab' if r is None else f'{r}x sooner'}"
-                    for t in map(str, TARGETS) for r in [ratios[f"speedup_to_{t}"]]]
-        print(f"vqlab / reference: throughput x{ratios['throughput']} "
-              f"(after epoch 1: x{ratios.get('throughput_after_epoch_1', '-')}); time to " + ", ".join(speedups)
-              + "  ('>' : the reference never got there; its total training time is used)")
+        speedups = [
+            f"MSE<={t} {'not reached by vqlab' if r is None else f'{r}x sooner'}"
+            for t in map(str, TARGETS)
+            for r in [ratios[f"speedup_to_{t}"]]
+        ]
+        print(
+            f"vqlab / reference: throughput x{ratios['throughput']} "
+            f"(after epoch 1: x{ratios.get('throughput_after_epoch_1', '-')}); time to "
+            + ", ".join(speedups)
+            + "  ('>' : the reference never got there; its total training time is used)"
+        )
     return ratios
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--epochs", type=int, default=30, help="epochs for each model (default 30)")
-    parser.add_argument("--limit", type=int, default=None, help="train on the first N images only")
-    parser.add_argument("--json", type=str, default=None, metavar="OUT", help="write the results here")
-    parser.add_argument("--only", choices=("reference", "vqlab"), default=None,
-                        help="train one side only (for trying recipes)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--epochs", type=int, default=30, help="epochs for each model (default 30)"
+    )
+    parser.add_argument(
+        "--limit", type=int, default=None, help="train on the first N images only"
+    )
+    parser.add_argument(
+        "--json", type=str, default=None, metavar="OUT", help="write the results here"
+    )
+    parser.add_argument(
+        "--only",
+        choices=("reference", "vqlab"),
+        default=None,
+        help="train one side only (for trying recipes)",
+    )
     args = parser.parse_args(argv)
     which = [args.only] if args.only else ["reference", "vqlab"]
     results = run(args.epochs, args.limit, which)
     ratios = report(results, args.epochs, args.limit)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"epochs": args.epochs, "limit": args.limit, "batch_size": BATCH_SIZE,
-                       "num_codes": NUM_CODES, "targets": TARGETS, "evals_per_epoch": EVALS_PER_EPOCH,
-                       "machine": {"python": platform.python_version(), "keras": keras.__version__,
-                                   "tensorflow": tf.__version__, "cpus": __import__("os").cpu_count()},
-                       "results": results, "ratios": ratios}, f, indent=1)
+            json.dump(
+                {
+                    "epochs": args.epochs,
+                    "limit": args.limit,
+                    "batch_size": BATCH_SIZE,
+                    "num_codes": NUM_CODES,
+                    "targets": TARGETS,
+                    "evals_per_epoch": EVALS_PER_EPOCH,
+                    "machine": {
+                        "python": platform.python_version(),
+                        "keras": keras.__version__,
+                        "tensorflow": tf.__version__,
+                        "cpus": __import__("os").cpu_count(),
+                    },
+                    "results": results,
+                    "ratios": ratios,
+                },
+                f,
+                indent=1,
+            )
         print(f"wrote {args.json}")
 
 

@@ -26,7 +26,7 @@ MNIST_GOAL_MS, PHOTO_GOAL_MS = 30, 500
 
 
 def median_ms(update, args):
-    update(*args[0])                                         # warm-up (graph trace)
+    update(*args[0])  # warm-up (graph trace)
     times = []
     for a in args:
         t = time.perf_counter()
@@ -57,7 +57,9 @@ def old_token_update(model, grid, dx, bg):
     edited = tokens.shift(grid, dx, 0, fill=bg)
     fig, axs = plt.subplots(1, 2, figsize=(5, 2.5))
     for ax, g in zip(axs, (grid, edited)):
-        ax.imshow(np.asarray(model.decode(g[None]))[0].squeeze(), cmap="gray", vmin=0, vmax=1)
+        ax.imshow(
+            np.asarray(model.decode(g[None]))[0].squeeze(), cmap="gray", vmin=0, vmax=1
+        )
         ax.axis("off")
     return figure_png(fig)
 
@@ -68,11 +70,17 @@ def photo_model():
         return pretrained.load("photo_f8"), "photo_f8 (shipped weights)"
     try:
         from vqlab.models.photo import PhotoVQVAE
-        return PhotoVQVAE(512, 32, factor=8), "PhotoVQVAE(512, 32, factor=8), random weights (photo_f8 not shipped yet)"
+
+        return PhotoVQVAE(
+            512, 32, factor=8
+        ), "PhotoVQVAE(512, 32, factor=8), random weights (photo_f8 not shipped yet)"
     except ImportError:
         from vqlab.models import VQVAE
-        return (VQVAE(512, 32, filters=(64, 128, 256), image_shape=(256, 256, 3)),
-                "VQVAE 256x256x3 -> 32x32, 512 codes, random weights (no photo model yet)")
+
+        return (
+            VQVAE(512, 32, filters=(64, 128, 256), image_shape=(256, 256, 3)),
+            "VQVAE 256x256x3 -> 32x32, 512 codes, random weights (no photo model yet)",
+        )
 
 
 def row(name, ms, goal=None, old=None):
@@ -86,57 +94,113 @@ def main():
     rng = np.random.default_rng(0)
     x, y = mnist_images("test", limit=2000), mnist_labels("test")[:2000]
     vq, vae = pretrained.load("vqvae_mnist"), pretrained.load("vae_convdense_bce")
-    print(f"{'widget update (median of %d)' % REPEATS:48s} {'new (ms)':>9s} {'old (ms)':>10s} {'goal':>6s}")
+    print(
+        f"{'widget update (median of %d)' % REPEATS:48s} {'new (ms)':>9s} {'old (ms)':>10s} {'goal':>6s}"
+    )
 
     zs = [tuple(rng.uniform(-3, 3, 2)) for _ in range(REPEATS)]
     ex = widgets.latent_explorer(vae, x, y)
-    row("latent_explorer: slider or click", median_ms(ex.set_point, zs), MNIST_GOAL_MS,
-        median_ms(lambda a, b: old_latent_update(vae, a, b), zs))
+    row(
+        "latent_explorer: slider or click",
+        median_ms(ex.set_point, zs),
+        MNIST_GOAL_MS,
+        median_ms(lambda a, b: old_latent_update(vae, a, b), zs),
+    )
     ex.show_q.value = True
-    row("latent_explorer: with the posterior ellipse", median_ms(ex.set_point, zs), MNIST_GOAL_MS)
+    row(
+        "latent_explorer: with the posterior ellipse",
+        median_ms(ex.set_point, zs),
+        MNIST_GOAL_MS,
+    )
 
     ed = widgets.token_editor(vq, x[0], second=x[1])
     grid, bg = ed.original, ed.background
-    paints = [tuple(int(v) for v in (rng.integers(7), rng.integers(7), rng.integers(64))) for _ in range(REPEATS)]
+    paints = [
+        tuple(int(v) for v in (rng.integers(7), rng.integers(7), rng.integers(64)))
+        for _ in range(REPEATS)
+    ]
     shifts = [(int(rng.integers(-3, 4)), 0) for _ in range(REPEATS)]
-    row("token_editor: paint a cell (MNIST)", median_ms(ed.paint, paints), MNIST_GOAL_MS,
-        median_ms(lambda dx, _: old_token_update(vq, grid, dx, bg), shifts))
+    row(
+        "token_editor: paint a cell (MNIST)",
+        median_ms(ed.paint, paints),
+        MNIST_GOAL_MS,
+        median_ms(lambda dx, _: old_token_update(vq, grid, dx, bg), shifts),
+    )
     row("token_editor: shift (MNIST)", median_ms(ed.shift, shifts), MNIST_GOAL_MS)
 
     tr = widgets.transplant(vq, x[0], x[1])
-    boxes = [((r, c, 3, 3), (int(rng.integers(5)), int(rng.integers(5))))
-             for r, c in rng.integers(0, 5, (REPEATS, 2)).tolist()]
+    boxes = [
+        ((r, c, 3, 3), (int(rng.integers(5)), int(rng.integers(5))))
+        for r, c in rng.integers(0, 5, (REPEATS, 2)).tolist()
+    ]
     row("transplant: move the box (MNIST)", median_ms(tr.set_box, boxes), MNIST_GOAL_MS)
 
-    models = {n: pretrained.load(n) for n in ("vae_dense_mse_balanced", "vae_dense_mse", "vae_dense_bce")}
+    models = {
+        n: pretrained.load(n)
+        for n in ("vae_dense_mse_balanced", "vae_dense_mse", "vae_dense_bce")
+    }
     lb = widgets.loss_balance(models, x, y)
     names = [list(models)[i % 3] for i in range(REPEATS)]
-    row("loss_balance: move the slider", median_ms(lambda n: lb.select(n), [(n,) for n in names]), MNIST_GOAL_MS)
+    row(
+        "loss_balance: move the slider",
+        median_ms(lambda n: lb.select(n), [(n,) for n in names]),
+        MNIST_GOAL_MS,
+    )
 
-    if "prior_vqvae_mnist" in pretrained.names():      # chapter 10's prior: sampling, not decoding, dominates
+    if (
+        "prior_vqvae_mnist" in pretrained.names()
+    ):  # chapter 10's prior: sampling, not decoding, dominates
         import vqlab.prior  # noqa: F401  (registers the prior's class with pretrained)
+
         ps = widgets.prior_sampler(pretrained.load("prior_vqvae_mnist"), vq)
-        row("prior_sampler: resample 16 digits (no goal)", median_ms(ps.resample, [()] * 5))
+        row(
+            "prior_sampler: resample 16 digits (no goal)",
+            median_ms(ps.resample, [()] * 5),
+        )
 
     model, which = photo_model()
     from skimage import data as skdata
+
     photos = [skdata.astronaut(), skdata.coffee()]
-    photos = [np.asarray(p[:min(p.shape[:2]), :min(p.shape[:2])], np.float32) / 255 for p in photos]
+    photos = [
+        np.asarray(p[: min(p.shape[:2]), : min(p.shape[:2])], np.float32) / 255
+        for p in photos
+    ]
     from PIL import Image
-    photos = [np.asarray(Image.fromarray((p * 255).astype(np.uint8)).resize((256, 256)), np.float32) / 255
-              for p in photos]
+
+    photos = [
+        np.asarray(
+            Image.fromarray((p * 255).astype(np.uint8)).resize((256, 256)), np.float32
+        )
+        / 255
+        for p in photos
+    ]
     t = time.perf_counter()
     ped = widgets.token_editor(model, photos[0], second=photos[1])
     build = time.perf_counter() - t
     h, w = model.grid_shape
-    paints = [(int(rng.integers(h)), int(rng.integers(w)), int(rng.integers(model.num_codes)))
-              for _ in range(REPEATS // 3)]
-    print(f"photo model: {which}; token editor built in {build:.1f} s (palette of {model.num_codes} codes)")
-    row("token_editor: paint a cell (256x256 photo, f=8)", median_ms(ped.paint, paints), PHOTO_GOAL_MS)
+    paints = [
+        (int(rng.integers(h)), int(rng.integers(w)), int(rng.integers(model.num_codes)))
+        for _ in range(REPEATS // 3)
+    ]
+    print(
+        f"photo model: {which}; token editor built in {build:.1f} s (palette of {model.num_codes} codes)"
+    )
+    row(
+        "token_editor: paint a cell (256x256 photo, f=8)",
+        median_ms(ped.paint, paints),
+        PHOTO_GOAL_MS,
+    )
     ptr = widgets.transplant(model, photos[0], photos[1])
-    boxes = [((r, c, 8, 8), (int(rng.integers(h - 8)), int(rng.integers(w - 8))))
-             for r, c in rng.integers(0, h - 8, (REPEATS // 3, 2)).tolist()]
-    row("transplant: move the box (256x256 photo, f=8)", median_ms(ptr.set_box, boxes), PHOTO_GOAL_MS)
+    boxes = [
+        ((r, c, 8, 8), (int(rng.integers(h - 8)), int(rng.integers(w - 8))))
+        for r, c in rng.integers(0, h - 8, (REPEATS // 3, 2)).tolist()
+    ]
+    row(
+        "transplant: move the box (256x256 photo, f=8)",
+        median_ms(ptr.set_box, boxes),
+        PHOTO_GOAL_MS,
+    )
 
 
 if __name__ == "__main__":

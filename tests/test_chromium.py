@@ -15,8 +15,10 @@ pytest.importorskip("playwright", reason="needs playwright (requirements.txt)")
 
 def test_a_page_runs_offline_and_reports_requests_and_errors(tmp_path):
     page_file = tmp_path / "p.html"
-    page_file.write_text('<html><body><img src="https://example.com/x.png">'
-                         '<script>window.answer = 41 + 1; console.error("boom");</script></body></html>')
+    page_file.write_text(
+        '<html><body><img src="https://example.com/x.png">'
+        '<script>window.answer = 41 + 1; console.error("boom");</script></body></html>'
+    )
     with chromium.Browser() as browser:
         page = browser.page()
         page.goto(page_file.as_uri())

@@ -16,8 +16,12 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-torch = pytest.importorskip("torch", reason="needs the optional extra torch + dall-e (README)")
-dall_e = pytest.importorskip("dall_e", reason="needs the optional extra torch + dall-e (README)")
+torch = pytest.importorskip(
+    "torch", reason="needs the optional extra torch + dall-e (README)"
+)
+dall_e = pytest.importorskip(
+    "dall_e", reason="needs the optional extra torch + dall-e (README)"
+)
 
 from vqlab import dalle, pretrained  # noqa: E402
 
@@ -32,12 +36,17 @@ def weights_root(tmp_path_factory):
     enc = dall_e.Encoder(**SMALL)
     dec = dall_e.Decoder(**SMALL)
     model = dalle.from_torch_state(enc.state_dict(), dec.state_dict())
-    sources = {"encoder": {"file": "random (seed 0)"}, "decoder": {"file": "random (seed 0)"}}
+    sources = {
+        "encoder": {"file": "random (seed 0)"},
+        "decoder": {"file": "random (seed 0)"},
+    }
     dalle.save_dvae(model, root, dalle.NAME, sources)
     return root
 
 
-def test_the_converted_card_loads_and_has_what_every_card_has(weights_root, monkeypatch):
+def test_the_converted_card_loads_and_has_what_every_card_has(
+    weights_root, monkeypatch
+):
     monkeypatch.setenv("VQLAB_WEIGHTS", str(weights_root))
     assert dalle.NAME in pretrained.names()
     card = pretrained.read_card(dalle.NAME)
@@ -49,12 +58,42 @@ def test_the_converted_card_loads_and_has_what_every_card_has(weights_root, monk
 @pytest.mark.parametrize("chapter", CHAPTERS)
 def test_chapter_runs_with_the_dvae_present(chapter, weights_root, tmp_path):
     notebook = tmp_path / (Path(chapter).stem + ".ipynb")
-    subprocess.run([sys.executable, "-m", "jupytext", "--to", "ipynb", "-o", str(notebook),
-                    str(ROOT / chapter)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "jupytext",
+            "--to",
+            "ipynb",
+            "-o",
+            str(notebook),
+            str(ROOT / chapter),
+        ],
+        check=True,
+        capture_output=True,
+    )
     env = {**os.environ, "VQLAB_WEIGHTS": str(weights_root)}
-    run = subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
-                          "--ExecutePreprocessor.timeout=900", "--output", str(notebook), str(notebook)],
-                         cwd=ROOT / "book", env=env, capture_output=True, text=True)
-    assert run.returncode == 0, f"{chapter} failed with a dVAE present:\n{run.stderr[-4000:]}"
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "jupyter",
+            "nbconvert",
+            "--to",
+            "notebook",
+            "--execute",
+            "--ExecutePreprocessor.timeout=900",
+            "--output",
+            str(notebook),
+            str(notebook),
+        ],
+        cwd=ROOT / "book",
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, (
+        f"{chapter} failed with a dVAE present:\n{run.stderr[-4000:]}"
+    )
     text = notebook.read_text()
     assert "dVAE" in text and "Traceback" not in text

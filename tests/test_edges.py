@@ -46,7 +46,11 @@ def test_metrics_that_need_vectors_refuse_token_ids():
     y = np.arange(20) % 2
     with pytest.raises(ValueError, match="encode_latents"):
         metrics.knn_accuracy(vq.encode(x), y, vq.encode(x), y, k=3)
-    assert 0 <= metrics.knn_accuracy(vq.encode_latents(x), y, vq.encode_latents(x), y, k=3) <= 1
+    assert (
+        0
+        <= metrics.knn_accuracy(vq.encode_latents(x), y, vq.encode_latents(x), y, k=3)
+        <= 1
+    )
     with pytest.raises(ValueError, match="token ids"):
         quality.gaussian_stats(vq.encode(x).reshape(20, -1))
     with pytest.raises(ValueError, match="vectors"):
@@ -54,8 +58,13 @@ def test_metrics_that_need_vectors_refuse_token_ids():
 
 
 def test_token_models_share_the_protocol():
-    for model in (VQVAE(8, 4, filters=(4,)), PhotoVQVAE(16, 4, channels=16, res_blocks=0, image_shape=(16, 16, 3)),
-                  DalleDVAE(n_hid=8, n_blk_per_group=1, vocab_size=16, n_init=8, image_shape=(16, 16, 3))):
+    for model in (
+        VQVAE(8, 4, filters=(4,)),
+        PhotoVQVAE(16, 4, channels=16, res_blocks=0, image_shape=(16, 16, 3)),
+        DalleDVAE(
+            n_hid=8, n_blk_per_group=1, vocab_size=16, n_init=8, image_shape=(16, 16, 3)
+        ),
+    ):
         assert isinstance(model, TokenModel), type(model).__name__
     from vqlab.models import VAE
 

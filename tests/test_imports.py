@@ -34,7 +34,7 @@ def imports_of(name: str, path: Path, known: set[str]) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 base = package.split(".")
-                base = base[:len(base) - (node.level - 1)]
+                base = base[: len(base) - (node.level - 1)]
                 target = ".".join(base + ([node.module] if node.module else []))
             else:
                 target = node.module or ""
@@ -43,7 +43,9 @@ def imports_of(name: str, path: Path, known: set[str]) -> set[str]:
             for alias in node.names:
                 sub = f"{target}.{alias.name}"
                 out.add(sub if sub in known else target)
-    out.discard("vqlab")  # the package's __init__ imports no vqlab module (checked below)
+    out.discard(
+        "vqlab"
+    )  # the package's __init__ imports no vqlab module (checked below)
     return {m for m in out if m in known and m != name}
 
 
@@ -62,7 +64,7 @@ def find_cycle(edges: dict[str, set[str]]) -> list[str] | None:
         stack.append(node)
         for nxt in sorted(edges.get(node, ())):
             if state.get(nxt) == 1:
-                return stack[stack.index(nxt):] + [nxt]
+                return stack[stack.index(nxt) :] + [nxt]
             if nxt not in state:
                 found = visit(nxt)
                 if found:
@@ -99,12 +101,21 @@ def test_models_never_import_loading_or_training():
     edges = graph()
     for name, targets in edges.items():
         if name.startswith("vqlab.models"):
-            bad = targets & {"vqlab.pretrained", "vqlab.recipes", "vqlab.train", "vqlab.cards"}
+            bad = targets & {
+                "vqlab.pretrained",
+                "vqlab.recipes",
+                "vqlab.train",
+                "vqlab.cards",
+            }
             assert not bad, f"{name} imports {bad}"
 
 
 def test_loading_weights_never_imports_training_code():
-    code = ("import sys, vqlab.pretrained as p; p.load('vqvae_mnist'); "
-            "print(sorted(m for m in sys.modules if m in ('vqlab.recipes', 'vqlab.train')))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    code = (
+        "import sys, vqlab.pretrained as p; p.load('vqvae_mnist'); "
+        "print(sorted(m for m in sys.modules if m in ('vqlab.recipes', 'vqlab.train')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert out.stdout.strip() == "[]"

@@ -25,7 +25,9 @@ REFERENCE = Path(__file__).parent / "data" / "shipped_reference.npz"
 def _reference():
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("shipped_reference", sys_path / "shipped_reference.py")
+    spec = importlib.util.spec_from_file_location(
+        "shipped_reference", sys_path / "shipped_reference.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -46,7 +48,9 @@ def test_every_shipped_model_has_a_reference(reference):
 def test_migrated_model_is_unchanged(name, reference):
     ref = _reference()
     model = pretrained.load(name)
-    assert sorted(ref.weight_digests(model)) == sorted(reference[f"{name}/weights"].tolist())
+    assert sorted(ref.weight_digests(model)) == sorted(
+        reference[f"{name}/weights"].tolist()
+    )
     out = ref.outputs(model, reference[f"{name}/input"])
     expected = reference[f"{name}/output"]
     assert out.shape == expected.shape

@@ -19,7 +19,9 @@ def batch():
     # Blobs on a dark background: learnable structure, pixels in [0, 1].
     yy, xx = np.mgrid[:28, :28]
     centres = rng.uniform(8, 20, size=(64, 2))
-    x = np.exp(-((yy - centres[:, :1, None]) ** 2 + (xx - centres[:, 1:, None]) ** 2) / 20.0)
+    x = np.exp(
+        -((yy - centres[:, :1, None]) ** 2 + (xx - centres[:, 1:, None]) ** 2) / 20.0
+    )
     return x[..., None].astype(np.float32)
 
 
@@ -52,7 +54,9 @@ def test_vae_reconstruct_is_deterministic_and_training_samples(batch):
     x = batch[:4]
     np.testing.assert_array_equal(model.reconstruct(x), model.reconstruct(x))
     # training draws z ~ q(z|x) anew each step ...
-    assert not np.allclose(np.asarray(model(x, training=True)), np.asarray(model(x, training=True)))
+    assert not np.allclose(
+        np.asarray(model(x, training=True)), np.asarray(model(x, training=True))
+    )
     # ... evaluation draws it from the model's seed: re-running a cell prints the same number
     assert float(model.loss_terms(x)["loss"]) == float(model.loss_terms(x)["loss"])
     keras.utils.set_random_seed(123)
@@ -60,9 +64,15 @@ def test_vae_reconstruct_is_deterministic_and_training_samples(batch):
     assert np.allclose(model.reconstruct(x), model.decode(model.encode(x)))
 
 
-@pytest.mark.parametrize("model_class,kind,reconstruction",
-                         [(Autoencoder, "dense", "bce"), (Autoencoder, "conv", "mse"),
-                          (VAE, "dense", "bce"), (VAE, "conv", "bce")])
+@pytest.mark.parametrize(
+    "model_class,kind,reconstruction",
+    [
+        (Autoencoder, "dense", "bce"),
+        (Autoencoder, "conv", "mse"),
+        (VAE, "dense", "bce"),
+        (VAE, "conv", "bce"),
+    ],
+)
 def test_a_few_training_steps_reduce_the_loss(model_class, kind, reconstruction, batch):
     keras.utils.set_random_seed(0)
     model = model_class(latent_dim=2, kind=kind, reconstruction=reconstruction)
@@ -78,13 +88,18 @@ def test_vae_loss_terms_add_up(batch):
     model = VAE(2, "dense", kl_weight=0.5)
     terms = {k: float(v) for k, v in model.loss_terms(batch[:8]).items()}
     assert terms["kl"] >= 0.0
-    assert terms["loss"] == pytest.approx(terms["reconstruction"] + 0.5 * terms["kl"], rel=1e-6)
+    assert terms["loss"] == pytest.approx(
+        terms["reconstruction"] + 0.5 * terms["kl"], rel=1e-6
+    )
 
 
 @pytest.mark.parametrize("model_class", [Autoencoder, VAE])
 def test_bad_images_raise_clear_errors(model_class, batch):
     model = model_class(2, "dense")
-    with pytest.raises(ValueError, match=r"expected images of shape \(n, 28, 28, 1\), got \(5, 32, 32, 1\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"expected images of shape \(n, 28, 28, 1\), got \(5, 32, 32, 1\)",
+    ):
         model.encode(np.zeros((5, 32, 32, 1), np.float32))
     with pytest.raises(ValueError, match=r"expected images of shape"):
         model.encode(np.zeros((28, 28), np.float32))  # one image without its batch axis
@@ -107,7 +122,10 @@ def test_latent_shape_mismatch_raises(model_class):
 def test_unknown_names_raise(model_class):
     with pytest.raises(ValueError, match="'bce' or 'mse', got 'l2'"):
         model_class(2, "dense", reconstruction="l2")
-    with pytest.raises(ValueError, match=r"kind should be one of \('dense', 'conv', 'conv_dense'\), got 'mlp'"):
+    with pytest.raises(
+        ValueError,
+        match=r"kind should be one of \('dense', 'conv', 'conv_dense'\), got 'mlp'",
+    ):
         model_class(2, "mlp")
 
 

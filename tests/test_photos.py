@@ -8,7 +8,9 @@ import pytest
 from vqlab import editing, photos, pretrained, tokens
 from vqlab.models.photo import PhotoVQVAE
 
-SHIPPED = [n for n in ("photo_f4", "photo_f8", "photo_small") if n in pretrained.names()]
+SHIPPED = [
+    n for n in ("photo_f4", "photo_f8", "photo_small") if n in pretrained.names()
+]
 
 
 def test_every_photo_is_bundled_and_licensed():
@@ -19,7 +21,9 @@ def test_every_photo_is_bundled_and_licensed():
         assert p.licence and p.source
         if p.source.startswith("scikit-image"):
             file = p.source.split("skimage/data/")[1].rstrip(")")
-            assert (data_dir / file).exists(), f"{name}: {file} is not in the scikit-image wheel"
+            assert (data_dir / file).exists(), (
+                f"{name}: {file} is not in the scikit-image wheel"
+            )
         x = photos.photo(name)
         assert x.dtype == np.float32 and x.ndim == 3 and x.shape[-1] == 3
         assert 0.0 <= x.min() and x.max() <= 1.0 and min(x.shape[:2]) >= 256
@@ -78,7 +82,9 @@ def wang_ssim(a, b, sigma=1.5, radius=5, k1=0.01, k2=0.03):
         blur = lambda v: gaussian_filter(v, sigma, truncate=radius / sigma)  # noqa: E731
         mx, my = blur(x), blur(y)
         vx, vy, cxy = blur(x * x) - mx**2, blur(y * y) - my**2, blur(x * y) - mx * my
-        s = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx**2 + my**2 + c1) * (vx + vy + c2))
+        s = ((2 * mx * my + c1) * (2 * cxy + c2)) / (
+            (mx**2 + my**2 + c1) * (vx + vy + c2)
+        )
         values.append(s[radius:-radius, radius:-radius].mean())
     return float(np.mean(values))
 
@@ -97,9 +103,15 @@ def test_ssim_is_the_standard_form_of_wang_2004():
 
 def test_rotate_layout_moves_patches_not_their_content():
     x = np.random.default_rng(0).random((2, 8, 8, 3)).astype(np.float32)
-    np.testing.assert_array_equal(photos.rotate_layout(x, 8), x)  # one patch: nothing moves
-    np.testing.assert_array_equal(photos.rotate_layout(x, 1), np.rot90(x, 1, axes=(1, 2)))  # pixels
-    r = photos.rotate_layout(x, 4)  # the top-right patch goes to the top-left, unrotated
+    np.testing.assert_array_equal(
+        photos.rotate_layout(x, 8), x
+    )  # one patch: nothing moves
+    np.testing.assert_array_equal(
+        photos.rotate_layout(x, 1), np.rot90(x, 1, axes=(1, 2))
+    )  # pixels
+    r = photos.rotate_layout(
+        x, 4
+    )  # the top-right patch goes to the top-left, unrotated
     np.testing.assert_array_equal(r[:, :4, :4], x[:, :4, 4:])
 
 
@@ -128,13 +140,23 @@ class PatchCodec:
         for n, img in enumerate(x):
             for i in range(4):
                 for j in range(4):
-                    self.patches.append(img[4 * i:4 * i + 4, 4 * j:4 * j + 4])
+                    self.patches.append(img[4 * i : 4 * i + 4, 4 * j : 4 * j + 4])
                     out[n, i, j] = len(self.patches) - 1
         return out
 
     def decode(self, t):
-        return np.stack([np.concatenate([np.concatenate([self.patches[k] for k in row], axis=1)
-                                         for row in g], axis=0) for g in t])
+        return np.stack(
+            [
+                np.concatenate(
+                    [
+                        np.concatenate([self.patches[k] for k in row], axis=1)
+                        for row in g
+                    ],
+                    axis=0,
+                )
+                for g in t
+            ]
+        )
 
 
 def test_seam_profile_of_a_perfect_codec_is_zero():
@@ -155,7 +177,9 @@ def test_photo_model_surface_and_config():
     t = m.encode(x)
     assert t.shape == (4, 8, 8) and t.dtype == np.int64
     assert m.decode(t).shape == x.shape
-    terms = m.loss_terms(photos.crops("train", 2, 16))  # trains on crops of another size
+    terms = m.loss_terms(
+        photos.crops("train", 2, 16)
+    )  # trains on crops of another size
     assert set(terms) == set(m.TERMS)
     again = PhotoVQVAE.from_config(m.get_config())
     assert again.get_config() == m.get_config()
@@ -176,16 +200,26 @@ def test_shipped_photo_models_reconstruct_held_out_photos(name):
     p = photos.psnr(x, model.decode(t))
     assert np.mean(p) == pytest.approx(card["held_out"]["mean_psnr_db"], abs=0.05)
     # chapter 9's measurement works on photo token grids unchanged
-    edits = [editing.Edit("identity", lambda g: g, lambda i: i),
-             editing.Edit("flip x", lambda g: tokens.flip(g, "x"), lambda i: tokens.flip(i, "x"))]
+    edits = [
+        editing.Edit("identity", lambda g: g, lambda i: i),
+        editing.Edit(
+            "flip x", lambda g: tokens.flip(g, "x"), lambda i: tokens.flip(i, "x")
+        ),
+    ]
     same, flipped = editing.measure_edits(model, x, edits, tokens=t)
     assert same["psnr_vs_edited_image"] == pytest.approx(np.mean(p), abs=1e-6)
-    assert same["psnr_vs_edited_image"] - 6 < flipped["psnr_vs_edited_image"] < same["psnr_vs_edited_image"]
+    assert (
+        same["psnr_vs_edited_image"] - 6
+        < flipped["psnr_vs_edited_image"]
+        < same["psnr_vs_edited_image"]
+    )
 
 
 def test_shipped_photo_weights_fit_their_budget():
     total = sum(pretrained.weights_path(n).stat().st_size for n in SHIPPED)
-    assert total <= 32 * 2**20, f"{total / 2**20:.1f} MiB of photo weights"  # issue 21's budget
+    assert total <= 32 * 2**20, (
+        f"{total / 2**20:.1f} MiB of photo weights"
+    )  # issue 21's budget
 
 
 @pytest.mark.parametrize("name", ["photo_f4", "photo_f8"])
@@ -195,8 +229,15 @@ def test_corpus_models_cards_hold_their_test_source_figures(name):
     from vqlab import corpus
 
     card = pretrained.read_card(name)
-    assert card["data"].startswith("corpus_crops") and card["photos"]["test_source"] == corpus.TEST_SOURCE
-    assert card["photos"]["train_photos"] == sum(card["photos"]["train_sources"].values()) > 200
+    assert (
+        card["data"].startswith("corpus_crops")
+        and card["photos"]["test_source"] == corpus.TEST_SOURCE
+    )
+    assert (
+        card["photos"]["train_photos"]
+        == sum(card["photos"]["train_sources"].values())
+        > 200
+    )
     assert corpus.TEST_SOURCE not in card["photos"]["train_sources"]
     x, names = photos.test_source_photos(256)
     p = photos.psnr(x, pretrained.load(name).reconstruct(x))

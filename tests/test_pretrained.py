@@ -1,7 +1,6 @@
 """Shipped weights: cards, checksums, clear errors; loading never imports training code;
 training writes one checkpoint per epoch as a whole and resumes bit for bit."""
 
-import json
 import shutil
 import subprocess
 import sys
@@ -14,17 +13,25 @@ from vqlab import pretrained, recipes, train
 from vqlab.files import sha256_file
 from vqlab.models import VQVAE
 
-SHIPPED = [n for n in pretrained.names() if n != "dalle_dvae"]  # a converted dVAE is the reader's, not shipped
-MNIST_BUDGET_BYTES = 20 * 1024 * 1024  # 28 MNIST models (VAEs, VQ-VAEs, the KL sweep, the prior, the classifier); photos: their own 32 MiB
+SHIPPED = [
+    n for n in pretrained.names() if n != "dalle_dvae"
+]  # a converted dVAE is the reader's, not shipped
+MNIST_BUDGET_BYTES = (
+    20 * 1024 * 1024
+)  # 28 MNIST models (VAEs, VQ-VAEs, the KL sweep, the prior, the classifier); photos: their own 32 MiB
 
 
 def test_every_recipe_of_the_book_is_shipped():
-    assert set(SHIPPED) == set(recipes.names()), "run `make weights` for the missing ones"
+    assert set(SHIPPED) == set(recipes.names()), (
+        "run `make weights` for the missing ones"
+    )
 
 
 def test_loading_does_not_import_training_code():
     code = "import sys, vqlab.pretrained; print(sorted(m for m in sys.modules if m.startswith('vqlab')))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert "vqlab.pretrained" in out
     assert "vqlab.train" not in out and "vqlab.recipes" not in out
 
@@ -32,7 +39,17 @@ def test_loading_does_not_import_training_code():
 @pytest.mark.parametrize("name", SHIPPED)
 def test_card_says_how_it_was_made_and_matches_the_file(name):
     card = pretrained.read_card(name)
-    for key in ("class", "config", "command", "data", "epochs", "seed", "metrics_test", "sha256", "history"):
+    for key in (
+        "class",
+        "config",
+        "command",
+        "data",
+        "epochs",
+        "seed",
+        "metrics_test",
+        "sha256",
+        "history",
+    ):
         assert key in card, f"{name}.json lacks {key}"
     assert card["command"] == f"python -m vqlab.train {name}"
     assert sha256_file(pretrained.weights_path(name)) == card["sha256"]
@@ -42,7 +59,9 @@ def test_card_says_how_it_was_made_and_matches_the_file(name):
 
 
 def test_shipped_mnist_weights_fit_the_budget():
-    mnist = [n for n in SHIPPED if pretrained.read_card(n)["class"] != "PhotoVQVAE"]  # photos: own budget
+    mnist = [
+        n for n in SHIPPED if pretrained.read_card(n)["class"] != "PhotoVQVAE"
+    ]  # photos: own budget
     total = sum(pretrained.weights_path(n).stat().st_size for n in mnist)
     assert total < MNIST_BUDGET_BYTES, f"{total / 2**20:.1f} MiB of weights"
 
@@ -78,7 +97,10 @@ def test_corrupt_weights_are_detected_by_checksum(copied):
 def test_missing_weights_name_the_file_and_the_command(copied):
     name, root = copied
     pretrained.weights_path(name, root).unlink()
-    with pytest.raises(pretrained.WeightsError, match=r"missing; rebuild it with `python -m vqlab.train vqvae_mnist`"):
+    with pytest.raises(
+        pretrained.WeightsError,
+        match=r"missing; rebuild it with `python -m vqlab.train vqvae_mnist`",
+    ):
         pretrained.load(name, root)
 
 
@@ -92,9 +114,16 @@ TINY = "test_tiny_vqvae"
 
 @pytest.fixture
 def tiny_recipe():
-    recipes.register(recipes.Recipe(TINY, lambda: VQVAE(num_codes=8, code_dim=4, filters=(4,)),
-                                    "a tiny model for tests", epochs=3, batch_size=64,
-                                    learning_rate=recipes.cosine(3e-3)))
+    recipes.register(
+        recipes.Recipe(
+            TINY,
+            lambda: VQVAE(num_codes=8, code_dim=4, filters=(4,)),
+            "a tiny model for tests",
+            epochs=3,
+            batch_size=64,
+            learning_rate=recipes.cosine(3e-3),
+        )
+    )
     yield TINY
     del recipes.REGISTRY[TINY]
 
@@ -111,13 +140,29 @@ class Interrupt(keras.callbacks.Callback):
             raise KeyboardInterrupt
 
 
-def test_interrupted_training_resumes_to_the_same_weights_bit_for_bit(tiny_recipe, tmp_path, capsys):
-    straight = train.train(tiny_recipe, tmp_path / "a", tmp_path / "ca", verbose=0, limit=256)
-    with pytest.raises(KeyboardInterrupt):  # killed after epoch 1 (the checkpoint is written first)
-        train.train(tiny_recipe, tmp_path / "b", tmp_path / "cb", verbose=0, limit=256,
-                    callbacks=[Interrupt(1)])
-    assert list((tmp_path / "cb" / TINY).iterdir()) == [tmp_path / "cb" / TINY / "checkpoint.npz"]
-    resumed = train.train(tiny_recipe, tmp_path / "b", tmp_path / "cb", verbose=0, limit=256)
+def test_interrupted_training_resumes_to_the_same_weights_bit_for_bit(
+    tiny_recipe, tmp_path, capsys
+):
+    straight = train.train(
+        tiny_recipe, tmp_path / "a", tmp_path / "ca", verbose=0, limit=256
+    )
+    with pytest.raises(
+        KeyboardInterrupt
+    ):  # killed after epoch 1 (the checkpoint is written first)
+        train.train(
+            tiny_recipe,
+            tmp_path / "b",
+            tmp_path / "cb",
+            verbose=0,
+            limit=256,
+            callbacks=[Interrupt(1)],
+        )
+    assert list((tmp_path / "cb" / TINY).iterdir()) == [
+        tmp_path / "cb" / TINY / "checkpoint.npz"
+    ]
+    resumed = train.train(
+        tiny_recipe, tmp_path / "b", tmp_path / "cb", verbose=0, limit=256
+    )
     assert "resuming after epoch 1" in capsys.readouterr().out
     assert resumed["history"] == straight["history"]
     a, b = (pretrained.load(TINY, tmp_path / d) for d in "ab")
@@ -129,17 +174,46 @@ def test_interrupted_training_resumes_to_the_same_weights_bit_for_bit(tiny_recip
 
 def test_a_checkpoint_of_other_settings_stops_the_run(tiny_recipe, tmp_path):
     with pytest.raises(KeyboardInterrupt):
-        train.train(tiny_recipe, tmp_path / "w", tmp_path / "ck", verbose=0, limit=200,
-                    epochs=2, callbacks=[Interrupt(1)])
-    with pytest.raises(train.CheckpointError, match=r"other settings .*limit: 200 in the checkpoint, 256 now.*--restart"):
-        train.train(tiny_recipe, tmp_path / "w", tmp_path / "ck", verbose=0, limit=256, epochs=3)
-    card = train.train(tiny_recipe, tmp_path / "w", tmp_path / "ck", verbose=0, limit=256, epochs=2, restart=True)
-    assert card["data"].endswith("(first 256 images of each split)") and len(card["history"]["loss"]) == 2
+        train.train(
+            tiny_recipe,
+            tmp_path / "w",
+            tmp_path / "ck",
+            verbose=0,
+            limit=200,
+            epochs=2,
+            callbacks=[Interrupt(1)],
+        )
+    with pytest.raises(
+        train.CheckpointError,
+        match=r"other settings .*limit: 200 in the checkpoint, 256 now.*--restart",
+    ):
+        train.train(
+            tiny_recipe, tmp_path / "w", tmp_path / "ck", verbose=0, limit=256, epochs=3
+        )
+    card = train.train(
+        tiny_recipe,
+        tmp_path / "w",
+        tmp_path / "ck",
+        verbose=0,
+        limit=256,
+        epochs=2,
+        restart=True,
+    )
+    assert (
+        card["data"].endswith("(first 256 images of each split)")
+        and len(card["history"]["loss"]) == 2
+    )
 
 
 def test_epoch_batches_of_a_dict_keep_rows_together():
-    x = {"tokens": np.arange(10, dtype=np.int32).reshape(10, 1), "labels": np.arange(10, dtype=np.int32) * 2}
-    for batches in (train.epoch_batches(x, 4, seed=3, epochs=2), train.EpochBatches(x, 4, seed=3)):
+    x = {
+        "tokens": np.arange(10, dtype=np.int32).reshape(10, 1),
+        "labels": np.arange(10, dtype=np.int32) * 2,
+    }
+    for batches in (
+        train.epoch_batches(x, 4, seed=3, epochs=2),
+        train.EpochBatches(x, 4, seed=3),
+    ):
         seen = []
         for i, b in enumerate(batches):
             if isinstance(batches, train.EpochBatches) and i == len(batches):

@@ -31,11 +31,10 @@ from typing import Callable
 import keras
 import numpy as np
 import pytest
+from test_reliability import ProbeReport  # noqa: E402  (one way to print probe counts)
 
 from vqlab import pretrained, recipes, train
 from vqlab.models import VAE, VQVAE, Autoencoder
-
-from test_reliability import ProbeReport  # noqa: E402  (one way to print probe counts)
 
 
 @dataclass
@@ -62,8 +61,15 @@ def ctx(tmp_path_factory):
     """Shipped models, a copied card folder and a real checkpoint after epoch 1 of 2."""
     root = tmp_path_factory.mktemp("probes")
     for name, filters in ((TINY, (4,)), (OTHER, (8,))):
-        recipes.register(recipes.Recipe(name, lambda f=filters: VQVAE(8, 4, filters=f), "probe", epochs=2,
-                                        batch_size=64))
+        recipes.register(
+            recipes.Recipe(
+                name,
+                lambda f=filters: VQVAE(8, 4, filters=f),
+                "probe",
+                epochs=2,
+                batch_size=64,
+            )
+        )
 
     class Interrupt(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
@@ -71,9 +77,20 @@ def ctx(tmp_path_factory):
 
     for name in (TINY, OTHER):
         with pytest.raises(KeyboardInterrupt):
-            train.train(name, root / "w", root / "ck", verbose=0, limit=128, callbacks=[Interrupt()])
-    c = {"root": root, "vq": pretrained.load("vqvae_mnist"), "vae": pretrained.load("vae_conv_bce"),
-         "ae": pretrained.load("ae_dense_2d")}
+            train.train(
+                name,
+                root / "w",
+                root / "ck",
+                verbose=0,
+                limit=128,
+                callbacks=[Interrupt()],
+            )
+    c = {
+        "root": root,
+        "vq": pretrained.load("vqvae_mnist"),
+        "vae": pretrained.load("vae_conv_bce"),
+        "ae": pretrained.load("ae_dense_2d"),
+    }
     yield c
     for name in (TINY, OTHER):
         del recipes.REGISTRY[name]
@@ -81,25 +98,32 @@ def ctx(tmp_path_factory):
 
 def _card_probe(change):
     """Copy vqvae_mnist's card and weights, change the card, load it."""
+
     def run(ctx):
         folder = ctx["root"] / f"cards{len(list(ctx['root'].glob('cards*')))}"
         folder.mkdir()
-        for p in (pretrained.weights_path("vqvae_mnist"), pretrained.card_path("vqvae_mnist")):
+        for p in (
+            pretrained.weights_path("vqvae_mnist"),
+            pretrained.card_path("vqvae_mnist"),
+        ):
             shutil.copy(p, folder / p.name)
         path = pretrained.card_path("vqvae_mnist", folder)
         path.write_text(change(json.loads(path.read_text())))
         return pretrained.load("vqvae_mnist", folder)
+
     return run
 
 
 def _checkpoint_probe(change, name=TINY, **settings):
     """Copy the epoch-1 checkpoint of TINY, change it, and resume ``name`` from it."""
+
     def run(ctx):
         folder = ctx["root"] / f"ck{len(list(ctx['root'].glob('ck*')))}"
         shutil.copytree(ctx["root"] / "ck" / TINY, folder / name)
         change(folder / name / "checkpoint.npz")
         kwargs = {"verbose": 0, "limit": 128, **settings}
         return train.train(name, ctx["root"] / "w2", folder, **kwargs)
+
     return run
 
 
@@ -121,95 +145,269 @@ def _old_format(path):
 def _cli(*argv):
     def run(ctx):
         with pytest.raises(SystemExit) as err:
-            train.main([*argv, "--out", str(ctx["root"] / "cli"), "--checkpoints", str(ctx["root"] / "cli_ck")])
-        assert not (ctx["root"] / "cli").exists(), "the CLI wrote files for a rejected command"
+            train.main(
+                [
+                    *argv,
+                    "--out",
+                    str(ctx["root"] / "cli"),
+                    "--checkpoints",
+                    str(ctx["root"] / "cli_ck"),
+                ]
+            )
+        assert not (ctx["root"] / "cli").exists(), (
+            "the CLI wrote files for a rejected command"
+        )
         raise ValueError(f"exit status {err.value.code}")
+
     return run
 
 
 PROBES = [
     # constructors
     Probe("VQVAE(code_dim=0)", lambda c: VQVAE(code_dim=0), ValueError, "code_dim"),
-    Probe("VQVAE(num_codes=2.5)", lambda c: VQVAE(num_codes=2.5), ValueError, "num_codes"),
-    Probe("VQVAE(image_shape=(28, 28))", lambda c: VQVAE(image_shape=(28, 28)), ValueError, "image_shape"),
+    Probe(
+        "VQVAE(num_codes=2.5)", lambda c: VQVAE(num_codes=2.5), ValueError, "num_codes"
+    ),
+    Probe(
+        "VQVAE(image_shape=(28, 28))",
+        lambda c: VQVAE(image_shape=(28, 28)),
+        ValueError,
+        "image_shape",
+    ),
     Probe("VQVAE(filters=())", lambda c: VQVAE(filters=()), ValueError, "filters"),
     Probe("VQVAE(beta=-1)", lambda c: VQVAE(beta=-1), ValueError, "beta"),
-    Probe("VQVAE(codebook_init='kmeans')", lambda c: VQVAE(codebook_init="kmeans"), ValueError, "codebook_init"),
+    Probe(
+        "VQVAE(codebook_init='kmeans')",
+        lambda c: VQVAE(codebook_init="kmeans"),
+        ValueError,
+        "codebook_init",
+    ),
     Probe("VAE(kl_weight=-1)", lambda c: VAE(kl_weight=-1), ValueError, "kl_weight"),
-    Probe("VAE(kl_weight=nan)", lambda c: VAE(kl_weight=float("nan")), ValueError, "kl_weight"),
+    Probe(
+        "VAE(kl_weight=nan)",
+        lambda c: VAE(kl_weight=float("nan")),
+        ValueError,
+        "kl_weight",
+    ),
     Probe("VAE(latent_dim=0)", lambda c: VAE(latent_dim=0), ValueError, "latent_dim"),
-    Probe("Autoencoder(image_shape=(28, 28, 0))", lambda c: Autoencoder(image_shape=(28, 28, 0)), ValueError,
-          "image_shape"),
+    Probe(
+        "Autoencoder(image_shape=(28, 28, 0))",
+        lambda c: Autoencoder(image_shape=(28, 28, 0)),
+        ValueError,
+        "image_shape",
+    ),
     # non-finite inputs
-    Probe("VQ-VAE encode of a NaN image", lambda c: c["vq"].encode(_nan_images()), ValueError, "NaN"),
-    Probe("VQ-VAE reconstruct of a NaN image", lambda c: c["vq"].reconstruct(_nan_images()), ValueError, "NaN"),
-    Probe("VAE encode of an inf image", lambda c: c["vae"].encode(np.full((1, 28, 28), np.inf)), ValueError,
-          "NaN or infinite"),
-    Probe("VAE decode of NaN latents", lambda c: c["vae"].decode([[np.nan, 0.0]]), ValueError, "NaN"),
-    Probe("VQ-VAE decode_latents of NaN", lambda c: c["vq"].decode_latents(np.full((1, 7, 7, 16), np.nan)),
-          ValueError, "NaN"),
+    Probe(
+        "VQ-VAE encode of a NaN image",
+        lambda c: c["vq"].encode(_nan_images()),
+        ValueError,
+        "NaN",
+    ),
+    Probe(
+        "VQ-VAE reconstruct of a NaN image",
+        lambda c: c["vq"].reconstruct(_nan_images()),
+        ValueError,
+        "NaN",
+    ),
+    Probe(
+        "VAE encode of an inf image",
+        lambda c: c["vae"].encode(np.full((1, 28, 28), np.inf)),
+        ValueError,
+        "NaN or infinite",
+    ),
+    Probe(
+        "VAE decode of NaN latents",
+        lambda c: c["vae"].decode([[np.nan, 0.0]]),
+        ValueError,
+        "NaN",
+    ),
+    Probe(
+        "VQ-VAE decode_latents of NaN",
+        lambda c: c["vq"].decode_latents(np.full((1, 7, 7, 16), np.nan)),
+        ValueError,
+        "NaN",
+    ),
     # empty batches
-    Probe("conv VAE encode of an empty batch", lambda c: c["vae"].encode(np.zeros((0, 28, 28, 1))),
-          check=lambda r, c: r.shape == (0, 2)),
-    Probe("conv VAE posterior of an empty batch", lambda c: c["vae"].posterior(np.zeros((0, 28, 28))),
-          check=lambda r, c: r[0].shape == r[1].shape == (0, 2)),
-    Probe("VQ-VAE encode of an empty batch", lambda c: c["vq"].encode(np.zeros((0, 28, 28, 1))),
-          check=lambda r, c: r.shape == (0, 7, 7)),
-    Probe("VQ-VAE decode of no token grids", lambda c: c["vq"].decode(np.zeros((0, 7, 7), np.int64)),
-          check=lambda r, c: r.shape == (0, 28, 28, 1)),
-    Probe("AE reconstruct of an empty batch", lambda c: c["ae"].reconstruct(np.zeros((0, 28, 28))),
-          check=lambda r, c: r.shape == (0, 28, 28, 1)),
-    Probe("VQ-VAE measure of an empty batch", lambda c: c["vq"].measure(np.zeros((0, 28, 28))),
-          check=lambda r, c: np.isnan(r["mse"]) and r["counts"].sum() == 0),
+    Probe(
+        "conv VAE encode of an empty batch",
+        lambda c: c["vae"].encode(np.zeros((0, 28, 28, 1))),
+        check=lambda r, c: r.shape == (0, 2),
+    ),
+    Probe(
+        "conv VAE posterior of an empty batch",
+        lambda c: c["vae"].posterior(np.zeros((0, 28, 28))),
+        check=lambda r, c: r[0].shape == r[1].shape == (0, 2),
+    ),
+    Probe(
+        "VQ-VAE encode of an empty batch",
+        lambda c: c["vq"].encode(np.zeros((0, 28, 28, 1))),
+        check=lambda r, c: r.shape == (0, 7, 7),
+    ),
+    Probe(
+        "VQ-VAE decode of no token grids",
+        lambda c: c["vq"].decode(np.zeros((0, 7, 7), np.int64)),
+        check=lambda r, c: r.shape == (0, 28, 28, 1),
+    ),
+    Probe(
+        "AE reconstruct of an empty batch",
+        lambda c: c["ae"].reconstruct(np.zeros((0, 28, 28))),
+        check=lambda r, c: r.shape == (0, 28, 28, 1),
+    ),
+    Probe(
+        "VQ-VAE measure of an empty batch",
+        lambda c: c["vq"].measure(np.zeros((0, 28, 28))),
+        check=lambda r, c: np.isnan(r["mse"]) and r["counts"].sum() == 0,
+    ),
     # layouts and tokens
-    Probe("VQ-VAE measure of (n, 28, 28) images", lambda c: c["vq"].measure(np.zeros((3, 28, 28))),
-          check=lambda r, c: r["mse"] == pytest.approx(c["vq"].measure(np.zeros((3, 28, 28, 1)))["mse"])),
-    Probe("VQ-VAE decode of float tokens", lambda c: c["vq"].decode(np.zeros((1, 7, 7))), ValueError, "integers"),
-    Probe("VQ-VAE decode of token 64", lambda c: c["vq"].decode(np.full((1, 7, 7), 64)), ValueError, r"\[0, 64\)"),
+    Probe(
+        "VQ-VAE measure of (n, 28, 28) images",
+        lambda c: c["vq"].measure(np.zeros((3, 28, 28))),
+        check=lambda r, c: (
+            r["mse"] == pytest.approx(c["vq"].measure(np.zeros((3, 28, 28, 1)))["mse"])
+        ),
+    ),
+    Probe(
+        "VQ-VAE decode of float tokens",
+        lambda c: c["vq"].decode(np.zeros((1, 7, 7))),
+        ValueError,
+        "integers",
+    ),
+    Probe(
+        "VQ-VAE decode of token 64",
+        lambda c: c["vq"].decode(np.full((1, 7, 7), 64)),
+        ValueError,
+        r"\[0, 64\)",
+    ),
     # repeatability
-    Probe("VAE evaluation loss twice", lambda c: [float(c["vae"].loss_terms(np.zeros((4, 28, 28, 1)))["loss"])
-                                                  for _ in range(2)], check=lambda r, c: r[0] == r[1]),
-    Probe("VAE evaluation loss after re-seeding Keras",
-          lambda c: [(keras.utils.set_random_seed(s), float(c["vae"].loss_terms(np.full((4, 28, 28, 1), 0.5))["loss"]))[1]
-                     for s in (0, 1)], check=lambda r, c: r[0] == r[1]),
+    Probe(
+        "VAE evaluation loss twice",
+        lambda c: [
+            float(c["vae"].loss_terms(np.zeros((4, 28, 28, 1)))["loss"])
+            for _ in range(2)
+        ],
+        check=lambda r, c: r[0] == r[1],
+    ),
+    Probe(
+        "VAE evaluation loss after re-seeding Keras",
+        lambda c: [
+            (
+                keras.utils.set_random_seed(s),
+                float(c["vae"].loss_terms(np.full((4, 28, 28, 1), 0.5))["loss"]),
+            )[1]
+            for s in (0, 1)
+        ],
+        check=lambda r, c: r[0] == r[1],
+    ),
     # model cards
-    Probe("card with sha256 null", _card_probe(lambda d: json.dumps({**d, "sha256": None})),
-          pretrained.WeightsError, r"vqvae_mnist\.json has no valid sha256"),
-    Probe("card without sha256", _card_probe(lambda d: json.dumps({k: v for k, v in d.items() if k != "sha256"})),
-          pretrained.WeightsError, r"vqvae_mnist\.json lacks sha256"),
-    Probe("card that is not JSON", _card_probe(lambda d: "{not json"), pretrained.WeightsError,
-          r"vqvae_mnist\.json is not valid JSON"),
-    Probe("card that is a JSON list", _card_probe(lambda d: "[]"), pretrained.WeightsError,
-          r"vqvae_mnist\.json should hold a JSON object"),
-    Probe("card naming an unknown class", _card_probe(lambda d: json.dumps({**d, "class": "GAN"})),
-          pretrained.WeightsError, r"vqvae_mnist\.json names class 'GAN'"),
-    Probe("card whose config does not build", _card_probe(lambda d: json.dumps({**d, "config": {"code_dim": 0}})),
-          pretrained.WeightsError, r"vqvae_mnist\.json: its config does not build"),
-    Probe("card of another model's weights", _card_probe(
-        lambda d: json.dumps({**d, "sha256": pretrained.read_card("vqvae_beta0.1")["sha256"]})),
-          pretrained.WeightsError, "corrupt"),
-    Probe("unknown model name", lambda c: pretrained.load("vqvae_mnits"), ValueError,
-          "no model named 'vqvae_mnits'.*vqvae_mnist"),
+    Probe(
+        "card with sha256 null",
+        _card_probe(lambda d: json.dumps({**d, "sha256": None})),
+        pretrained.WeightsError,
+        r"vqvae_mnist\.json has no valid sha256",
+    ),
+    Probe(
+        "card without sha256",
+        _card_probe(
+            lambda d: json.dumps({k: v for k, v in d.items() if k != "sha256"})
+        ),
+        pretrained.WeightsError,
+        r"vqvae_mnist\.json lacks sha256",
+    ),
+    Probe(
+        "card that is not JSON",
+        _card_probe(lambda d: "{not json"),
+        pretrained.WeightsError,
+        r"vqvae_mnist\.json is not valid JSON",
+    ),
+    Probe(
+        "card that is a JSON list",
+        _card_probe(lambda d: "[]"),
+        pretrained.WeightsError,
+        r"vqvae_mnist\.json should hold a JSON object",
+    ),
+    Probe(
+        "card naming an unknown class",
+        _card_probe(lambda d: json.dumps({**d, "class": "GAN"})),
+        pretrained.WeightsError,
+        r"vqvae_mnist\.json names class 'GAN'",
+    ),
+    Probe(
+        "card whose config does not build",
+        _card_probe(lambda d: json.dumps({**d, "config": {"code_dim": 0}})),
+        pretrained.WeightsError,
+        r"vqvae_mnist\.json: its config does not build",
+    ),
+    Probe(
+        "card of another model's weights",
+        _card_probe(
+            lambda d: json.dumps(
+                {**d, "sha256": pretrained.read_card("vqvae_beta0.1")["sha256"]}
+            )
+        ),
+        pretrained.WeightsError,
+        "corrupt",
+    ),
+    Probe(
+        "unknown model name",
+        lambda c: pretrained.load("vqvae_mnits"),
+        ValueError,
+        "no model named 'vqvae_mnits'.*vqvae_mnist",
+    ),
     # checkpoints
-    Probe("truncated checkpoint", _checkpoint_probe(_truncate), train.CheckpointError, "broken.*--restart"),
-    Probe("bit-flipped checkpoint", _checkpoint_probe(_flip), train.CheckpointError, "broken.*--restart"),
-    Probe("empty checkpoint file", _checkpoint_probe(lambda p: p.write_bytes(b"")), train.CheckpointError,
-          "checkpoint.npz is broken"),
-    Probe("old three-file checkpoint", _checkpoint_probe(_old_format), train.CheckpointError, "old three-file"),
-    Probe("another model's checkpoint", _checkpoint_probe(lambda p: None, name=OTHER), train.CheckpointError,
-          "other settings.*model: 'probe_tiny_vqvae' in the checkpoint, 'probe_other_vqvae' now"),
-    Probe("resume with another --limit", _checkpoint_probe(lambda p: None, limit=256), train.CheckpointError,
-          "limit: 128 in the checkpoint, 256 now"),
-    Probe("resume with another --epochs", _checkpoint_probe(lambda p: None, epochs=3), train.CheckpointError,
-          "epochs: 2 in the checkpoint, 3 now"),
+    Probe(
+        "truncated checkpoint",
+        _checkpoint_probe(_truncate),
+        train.CheckpointError,
+        "broken.*--restart",
+    ),
+    Probe(
+        "bit-flipped checkpoint",
+        _checkpoint_probe(_flip),
+        train.CheckpointError,
+        "broken.*--restart",
+    ),
+    Probe(
+        "empty checkpoint file",
+        _checkpoint_probe(lambda p: p.write_bytes(b"")),
+        train.CheckpointError,
+        "checkpoint.npz is broken",
+    ),
+    Probe(
+        "old three-file checkpoint",
+        _checkpoint_probe(_old_format),
+        train.CheckpointError,
+        "old three-file",
+    ),
+    Probe(
+        "another model's checkpoint",
+        _checkpoint_probe(lambda p: None, name=OTHER),
+        train.CheckpointError,
+        "other settings.*model: 'probe_tiny_vqvae' in the checkpoint, 'probe_other_vqvae' now",
+    ),
+    Probe(
+        "resume with another --limit",
+        _checkpoint_probe(lambda p: None, limit=256),
+        train.CheckpointError,
+        "limit: 128 in the checkpoint, 256 now",
+    ),
+    Probe(
+        "resume with another --epochs",
+        _checkpoint_probe(lambda p: None, epochs=3),
+        train.CheckpointError,
+        "epochs: 2 in the checkpoint, 3 now",
+    ),
     # CLI
     Probe("CLI --epochs 0", _cli(TINY, "--epochs", "0"), ValueError, "exit status 2"),
     Probe("CLI --epochs -1", _cli(TINY, "--epochs", "-1"), ValueError, "exit status 2"),
     Probe("CLI --limit -5", _cli(TINY, "--limit", "-5"), ValueError, "exit status 2"),
     Probe("CLI --limit 1.5", _cli(TINY, "--limit", "1.5"), ValueError, "exit status 2"),
     Probe("CLI unknown name", _cli("no_such_model"), ValueError, "exit status 2"),
-    Probe("train(epochs=0)", lambda c: train.train(TINY, c["root"] / "x", c["root"] / "xk", epochs=0),
-          ValueError, "epochs should be a positive integer"),
+    Probe(
+        "train(epochs=0)",
+        lambda c: train.train(TINY, c["root"] / "x", c["root"] / "xk", epochs=0),
+        ValueError,
+        "epochs should be a positive integer",
+    ),
 ]
 
 

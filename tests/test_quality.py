@@ -12,10 +12,14 @@ def test_frechet_distance_of_known_gaussians():
     rng = np.random.default_rng(0)
     a = rng.normal(size=(2000, 3))
     assert quality.frechet_distance(a, a) == pytest.approx(0.0, abs=1e-8)
-    mu, sd_a, sd_b = np.array([1.0, 0.0, -2.0]), np.array([1.0, 2.0, 0.5]), np.array([3.0, 1.0, 0.5])
+    mu, sd_a, sd_b = (
+        np.array([1.0, 0.0, -2.0]),
+        np.array([1.0, 2.0, 0.5]),
+        np.array([3.0, 1.0, 0.5]),
+    )
     x = rng.normal(size=(200_000, 3)) * sd_a
     y = mu + rng.normal(size=(200_000, 3)) * sd_b
-    exact = np.sum(mu ** 2) + np.sum((sd_a - sd_b) ** 2)
+    exact = np.sum(mu**2) + np.sum((sd_a - sd_b) ** 2)
     assert quality.frechet_distance(x, y) == pytest.approx(exact, rel=0.02)
 
 
@@ -25,9 +29,13 @@ def test_frechet_distance_matches_the_matrix_square_root_formula():
     x = rng.normal(size=(500, 4)) @ rng.normal(size=(4, 4))
     y = rng.normal(size=(400, 4)) @ rng.normal(size=(4, 4)) + 0.5
     s_a, s_b = np.cov(x, rowvar=False), np.cov(y, rowvar=False)
-    eig = np.linalg.eigvals(s_a @ s_b)                           # real and >= 0 up to rounding
-    reference = (np.sum((x.mean(0) - y.mean(0)) ** 2) + np.trace(s_a) + np.trace(s_b)
-                 - 2 * np.sqrt(np.clip(eig.real, 0, None)).sum())
+    eig = np.linalg.eigvals(s_a @ s_b)  # real and >= 0 up to rounding
+    reference = (
+        np.sum((x.mean(0) - y.mean(0)) ** 2)
+        + np.trace(s_a)
+        + np.trace(s_b)
+        - 2 * np.sqrt(np.clip(eig.real, 0, None)).sum()
+    )
     assert quality.frechet_distance(x, y) == pytest.approx(reference, rel=1e-8)
     with pytest.raises(ValueError, match="differ in dimension"):
         quality.frechet_distance(x, y[:, :3])
@@ -62,5 +70,7 @@ def test_shipped_classifier_is_accurate_and_its_quality_numbers_make_sense():
     reference = clf.features(x[5000:])
     real = quality.sample_quality(clf, x[:1000], reference)
     assert real["confident"] > 0.95 and real["label_entropy"] > 3.2
-    noise = quality.sample_quality(clf, np.random.default_rng(0).uniform(size=(1000, 28, 28, 1)), reference)
+    noise = quality.sample_quality(
+        clf, np.random.default_rng(0).uniform(size=(1000, 28, 28, 1)), reference
+    )
     assert noise["frechet"] > 10 * real["frechet"]

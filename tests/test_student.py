@@ -21,8 +21,19 @@ import student  # noqa: E402
 
 EXERCISES = "\n## Exercises\n"
 # chapters 2-11 that must carry at least three exercises, each with a solution
-EXERCISE_CHAPTERS = ["latent_spaces", "autoencoders", "vae", "kl_divergence", "elbo", "vqvae",
-                     "prior", "experiments_vae", "likelihood", "experiments_vqvae", "photos"]
+EXERCISE_CHAPTERS = [
+    "latent_spaces",
+    "autoencoders",
+    "vae",
+    "kl_divergence",
+    "elbo",
+    "vqvae",
+    "prior",
+    "experiments_vae",
+    "likelihood",
+    "experiments_vqvae",
+    "photos",
+]
 MIN_EXERCISES = 3
 
 
@@ -31,7 +42,11 @@ def _significant_lines(block: str, min_len: int) -> list[str]:
     lines = []
     for line in block.split("\n"):
         s = line.strip()
-        if len(s) >= min_len and not re.match(r"^(:{3,}|`{3,})", s) and not s.startswith(":"):
+        if (
+            len(s) >= min_len
+            and not re.match(r"^(:{3,}|`{3,})", s)
+            and not s.startswith(":")
+        ):
             lines.append(s)
     return lines
 
@@ -48,9 +63,13 @@ def test_chapter_has_exercises_with_solutions(name):
     labels = re.findall(r"^:{3,}\{exercise\}.*\n:label: ([\w-]+)", text, re.M)
     solved = re.findall(r"^:{3,}\{solution\} ([\w-]+)", text, re.M)
     assert len(labels) >= MIN_EXERCISES, f"{name}: {len(labels)} exercises"
-    assert sorted(labels) == sorted(solved), f"{name}: exercises {labels}, solutions {solved}"
-    assert all(re.search(rf"^:{{3,}}\{{solution\}} {label}\n:class: dropdown$", text, re.M)
-               for label in labels), "solutions are collapsed (:class: dropdown)"
+    assert sorted(labels) == sorted(solved), (
+        f"{name}: exercises {labels}, solutions {solved}"
+    )
+    assert all(
+        re.search(rf"^:{{3,}}\{{solution\}} {label}\n:class: dropdown$", text, re.M)
+        for label in labels
+    ), "solutions are collapsed (:class: dropdown)"
 
 
 def test_no_solution_and_no_reference_code_survives():
@@ -66,7 +85,9 @@ def test_no_solution_and_no_reference_code_survives():
         for block in code:
             for line in _significant_lines(block, 12):
                 assert line not in out, f"{name}: reference code survives: {line!r}"
-        assert out.count("raise NotImplementedError(") - text.count("raise NotImplementedError(") == len(code)
+        assert out.count("raise NotImplementedError(") - text.count(
+            "raise NotImplementedError("
+        ) == len(code)
         # the body before the exercises is the instructor's, which nbval executes
         if EXERCISES in text:
             assert out.split(EXERCISES)[0] == text.split(EXERCISES)[0], name
@@ -94,7 +115,9 @@ Sum over axis 1.
     assert code == ["    return 0.5 * (mean ** 2).sum(axis=1)"] and len(solutions) == 1
 
 
-@pytest.mark.parametrize("broken", ["# BEGIN SOLUTION\nx = 1\n", ":::{solution} a\ntext\n"])
+@pytest.mark.parametrize(
+    "broken", ["# BEGIN SOLUTION\nx = 1\n", ":::{solution} a\ntext\n"]
+)
 def test_unclosed_markers_are_an_error(broken):
     with pytest.raises(ValueError, match="never closed|without"):
         student.student_text(broken)
@@ -106,22 +129,43 @@ def test_student_notebooks_run_up_to_their_stubs(tmp_path):
     for name, text, (out, _, code) in editions():
         if EXERCISES not in out or not code:
             continue
-        section = jupytext.reads("# Exercises\n" + out.split(EXERCISES, 1)[1], fmt="md:myst")
+        section = jupytext.reads(
+            "# Exercises\n" + out.split(EXERCISES, 1)[1], fmt="md:myst"
+        )
         for cell in section.cells:
             if cell.cell_type == "code":
                 cells.append(cell)
                 owner.append(name)
     assert cells, "no exercise code to run"
-    nb = nbformat.v4.new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "language": "python",
-                                                                        "display_name": "Python 3"}})
-    NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=True,
-                   resources={"metadata": {"path": str(ROOT / "book")}}).execute()
+    nb = nbformat.v4.new_notebook(
+        cells=cells,
+        metadata={
+            "kernelspec": {
+                "name": "python3",
+                "language": "python",
+                "display_name": "Python 3",
+            }
+        },
+    )
+    NotebookClient(
+        nb,
+        timeout=300,
+        kernel_name="python3",
+        allow_errors=True,
+        resources={"metadata": {"path": str(ROOT / "book")}},
+    ).execute()
     stubs_reached = 0
     for cell, name in zip(nb.cells, owner):
         errors = [o for o in cell.outputs if o.output_type == "error"]
-        assert not errors, f"{name}: {errors[0].ename}: {errors[0].evalue} in\n{cell.source}"
-        text = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+        assert not errors, (
+            f"{name}: {errors[0].ename}: {errors[0].evalue} in\n{cell.source}"
+        )
+        text = "".join(
+            o.get("text", "") for o in cell.outputs if o.output_type == "stream"
+        )
         if "lab.check_" in cell.source:
-            assert text.startswith("FAIL check_") and "not implemented yet" in text, f"{name}: {text!r}"
+            assert text.startswith("FAIL check_") and "not implemented yet" in text, (
+                f"{name}: {text!r}"
+            )
             stubs_reached += 1
     assert stubs_reached >= len(EXERCISE_CHAPTERS)

@@ -36,17 +36,34 @@ def test_thesis_model_shapes(model, images):
 def test_weight_layout_is_fixed(model):
     """Shipped weights are stored as ``get_weights()`` in this order: it must not change."""
     shapes = [w.shape for w in model.get_weights()]
-    assert shapes == [(3, 3, 1, 32), (32,), (3, 3, 32, 64), (64,), (1, 1, 64, 16), (16,),
-                      (64, 16), (64,),
-                      (3, 3, 64, 16), (64,), (3, 3, 32, 64), (32,), (3, 3, 32, 1), (1,)]
+    assert shapes == [
+        (3, 3, 1, 32),
+        (32,),
+        (3, 3, 32, 64),
+        (64,),
+        (1, 1, 64, 16),
+        (16,),
+        (64, 16),
+        (64,),
+        (3, 3, 64, 16),
+        (64,),
+        (3, 3, 32, 64),
+        (32,),
+        (3, 3, 32, 1),
+        (1,),
+    ]
     ema = VQVAE(64, 16, ema_decay=0.99)
-    assert len(ema.get_weights()) == len(shapes) + 1  # ema_sum (64, 16) after code_count
+    assert (
+        len(ema.get_weights()) == len(shapes) + 1
+    )  # ema_sum (64, 16) after code_count
     assert all(w.name != "codebook" for w in ema.trainable_weights)
 
 
 def test_tokens_decode_to_what_the_model_computes(model, images):
     tokens = model.encode(images)
-    np.testing.assert_array_equal(model.quantize_latents(model.encode_latents(images)), tokens)
+    np.testing.assert_array_equal(
+        model.quantize_latents(model.encode_latents(images)), tokens
+    )
     z_q = model.codebook[tokens]
     np.testing.assert_allclose(model.decode(tokens), model.decode_latents(z_q))
     direct = np.asarray(model(images))  # call clips to [0, 1] as decode does
@@ -69,21 +86,48 @@ def test_other_sizes():
 @pytest.mark.parametrize("ema", [False, True])
 def test_loss_terms_and_training_step(ema, images):
     keras.utils.set_random_seed(0)
-    m = VQVAE(num_codes=8, code_dim=4, filters=(8, 8), beta=0.5, ema_decay=0.9 if ema else None)
+    m = VQVAE(
+        num_codes=8,
+        code_dim=4,
+        filters=(8, 8),
+        beta=0.5,
+        ema_decay=0.9 if ema else None,
+    )
     m.start_codebook(images)
     terms = {k: float(v) for k, v in m.loss_terms(images).items()}
-    x_hat = np.asarray(m.decoder(m.quantizer(m.encoder(images))["quantized"]))  # unclipped
-    assert terms["reconstruction"] == pytest.approx(np.mean((images - x_hat) ** 2), rel=1e-5)
-    expected = terms["reconstruction"] + terms["commitment_loss"] + (0 if ema else terms["codebook_loss"])
+    x_hat = np.asarray(
+        m.decoder(m.quantizer(m.encoder(images))["quantized"])
+    )  # unclipped
+    assert terms["reconstruction"] == pytest.approx(
+        np.mean((images - x_hat) ** 2), rel=1e-5
+    )
+    expected = (
+        terms["reconstruction"]
+        + terms["commitment_loss"]
+        + (0 if ema else terms["codebook_loss"])
+    )
     assert terms["loss"] == pytest.approx(expected, rel=1e-5)
-    assert terms["commitment_loss"] == pytest.approx(0.5 * terms["codebook_loss"], rel=1e-5)
+    assert terms["commitment_loss"] == pytest.approx(
+        0.5 * terms["codebook_loss"], rel=1e-5
+    )
     m.compile(optimizer=keras.optimizers.Adam(3e-3))
     before = m.codebook.copy()
-    for _ in range(15):  # eager steps: the same train_step fit compiles, without tracing it
+    for _ in range(
+        15
+    ):  # eager steps: the same train_step fit compiles, without tracing it
         logs = m.train_step(images)
-    assert set(logs) == {"loss", "reconstruction", "codebook_loss", "commitment_loss", "perplexity", "usage"}
+    assert set(logs) == {
+        "loss",
+        "reconstruction",
+        "codebook_loss",
+        "commitment_loss",
+        "perplexity",
+        "usage",
+    }
     assert float(m.loss_terms(images)["loss"]) < terms["loss"]
-    assert not np.allclose(m.codebook, before)  # the codebook was trained (by gradient or EMA)
+    assert not np.allclose(
+        m.codebook, before
+    )  # the codebook was trained (by gradient or EMA)
 
 
 def test_bad_tokens_raise(model):
@@ -117,7 +161,9 @@ def test_bad_images_and_latents_raise(model):
 def test_measure_matches_a_direct_computation(model, images):
     m = model.measure(images)
     tokens = model.encode(images)
-    assert m["mse"] == pytest.approx(float(np.mean((images - model.reconstruct(images)) ** 2)), rel=1e-6)
+    assert m["mse"] == pytest.approx(
+        float(np.mean((images - model.reconstruct(images)) ** 2)), rel=1e-6
+    )
     counts = np.bincount(tokens.ravel(), minlength=64)
     np.testing.assert_array_equal(m["counts"], counts)
     assert m["usage"] == pytest.approx(np.count_nonzero(counts) / 64)

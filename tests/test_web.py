@@ -26,20 +26,39 @@ def test_f32_is_float16_only_when_exact():
 
 
 def test_decoder_spec_layers_and_kernel_layout():
-    dec = keras.Sequential([keras.Input((2,)), layers.Dense(4 * 4 * 3, activation="relu"), layers.Reshape((4, 4, 3)),
-                            layers.Conv2DTranspose(5, 3, strides=2, padding="same", activation="relu"),
-                            layers.Conv2D(1, 3, padding="same", activation="sigmoid")])
+    dec = keras.Sequential(
+        [
+            keras.Input((2,)),
+            layers.Dense(4 * 4 * 3, activation="relu"),
+            layers.Reshape((4, 4, 3)),
+            layers.Conv2DTranspose(5, 3, strides=2, padding="same", activation="relu"),
+            layers.Conv2D(1, 3, padding="same", activation="sigmoid"),
+        ]
+    )
     spec = web.decoder_spec(dec)
-    assert [s["type"] for s in spec] == ["dense", "reshape", "conv2d_transpose", "conv2d"]
+    assert [s["type"] for s in spec] == [
+        "dense",
+        "reshape",
+        "conv2d_transpose",
+        "conv2d",
+    ]
     assert [s.get("activation") for s in spec] == ["relu", None, "relu", "sigmoid"]
-    kernel = dec.layers[2].get_weights()[0]  # Keras: (k, k, out, in); the page reads (k, k, in, out)
-    np.testing.assert_array_equal(unpack(spec[2]["kernel"]).reshape(3, 3, 3, 5), kernel.transpose(0, 1, 3, 2))
+    kernel = dec.layers[2].get_weights()[
+        0
+    ]  # Keras: (k, k, out, in); the page reads (k, k, in, out)
+    np.testing.assert_array_equal(
+        unpack(spec[2]["kernel"]).reshape(3, 3, 3, 5), kernel.transpose(0, 1, 3, 2)
+    )
     assert spec[2]["filters"] == 5 and spec[2]["strides"] == 2
 
 
-@pytest.mark.parametrize("layer", [layers.Conv2D(2, 3, padding="valid"), layers.Dense(3, activation="tanh")])
+@pytest.mark.parametrize(
+    "layer", [layers.Conv2D(2, 3, padding="valid"), layers.Dense(3, activation="tanh")]
+)
 def test_decoder_spec_refuses_what_the_page_cannot_run(layer):
-    dec = keras.Sequential([keras.Input((4, 4, 1) if isinstance(layer, layers.Conv2D) else (2,)), layer])
+    dec = keras.Sequential(
+        [keras.Input((4, 4, 1) if isinstance(layer, layers.Conv2D) else (2,)), layer]
+    )
     with pytest.raises(ValueError, match="JavaScript"):
         web.decoder_spec(dec)
 
@@ -47,4 +66,6 @@ def test_decoder_spec_refuses_what_the_page_cannot_run(layer):
 def test_live_html_is_hidden_until_its_scripts_run():
     html = web.live_token_editor().data
     assert 'class="vqlab-live"' in html and " hidden" in html
-    assert f'src="{web.STATIC}/{web.TOKEN_MODEL}.js"' in html and "vqlab-live.js" in html
+    assert (
+        f'src="{web.STATIC}/{web.TOKEN_MODEL}.js"' in html and "vqlab-live.js" in html
+    )

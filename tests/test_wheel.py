@@ -28,9 +28,24 @@ print(json.dumps({"file": vqlab.__file__, "version": vqlab.__version__, "loaded"
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory):
     out = tmp_path_factory.mktemp("wheel")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                    "--disable-pip-version-check", "-q", "-w", str(out), str(ROOT)],
-                   check=True, capture_output=True, text=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--disable-pip-version-check",
+            "-q",
+            "-w",
+            str(out),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     (path,) = out.glob("vqlab-*.whl")
     return path
 
@@ -49,10 +64,29 @@ def test_wheel_contains_every_weights_file_and_card(wheel):
 
 def test_installed_wheel_loads_every_shipped_model(wheel, tmp_path):
     target = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--disable-pip-version-check",
-                    "-q", "--target", str(target), str(wheel)], check=True, capture_output=True, text=True)
-    proc = subprocess.run([sys.executable, "-c", LOAD_ALL, str(target)], cwd=tmp_path,
-                          capture_output=True, text=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "--disable-pip-version-check",
+            "-q",
+            "--target",
+            str(target),
+            str(wheel),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", LOAD_ALL, str(target)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     cards = sorted(p.stem for p in (ROOT / "lib" / "vqlab" / "weights").glob("*.json"))
@@ -61,4 +95,6 @@ def test_installed_wheel_loads_every_shipped_model(wheel, tmp_path):
     import tomllib
 
     version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
-    assert result["version"] == version  # one version number, read from the package's metadata
+    assert (
+        result["version"] == version
+    )  # one version number, read from the package's metadata

@@ -58,6 +58,7 @@ def png_array(value: bytes) -> np.ndarray:
 
 # token editor ---------------------------------------------------------------------------
 
+
 def test_shift_button_equals_np_roll_with_the_chosen_fill():
     model = BlockVQ()
     ed, tokens = editor_on(model, background=5)
@@ -76,7 +77,9 @@ def test_shift_button_equals_np_roll_with_the_chosen_fill():
     ed.reset()
     ed.dx.value, ed.dy.value, ed.fill.value = 0, 2, "edge"
     ed.shift_button.click()
-    np.testing.assert_array_equal(ed.tokens, np.concatenate([tokens[:1], tokens[:1], tokens[:-2]]))
+    np.testing.assert_array_equal(
+        ed.tokens, np.concatenate([tokens[:1], tokens[:1], tokens[:-2]])
+    )
 
 
 def test_painting_code_k_at_a_clicked_cell_changes_exactly_that_cell():
@@ -89,7 +92,10 @@ def test_painting_code_k_at_a_clicked_cell_changes_exactly_that_cell():
     ed.click_palette(c * (tw + 2) + tw / 2, r * (th + 2) + th / 2)
     assert ed.code == k and ed.code_slider.value == k
     # the selected code is framed on the palette
-    assert tuple(png_array(ed.palette_panel.value)[r * (th + 2), c * (tw + 2) + 3]) == widgets.MARKER
+    assert (
+        tuple(png_array(ed.palette_panel.value)[r * (th + 2), c * (tw + 2) + 3])
+        == widgets.MARKER
+    )
     ed.click_tokens((j + 0.5) * ed.cell, (i + 0.5) * ed.cell)
     changed = np.argwhere(ed.tokens != tokens)
     assert ed.tokens[i, j] == k and (tokens[i, j] == k or changed.tolist() == [[i, j]])
@@ -105,9 +111,11 @@ def test_painting_code_k_at_a_clicked_cell_changes_exactly_that_cell():
 def test_paint_refuses_a_cell_or_code_outside_the_grid_and_codebook():
     ed, tokens = editor_on(BlockVQ())
     for bad in [(7, 0, 1), (0, -1, 1), (0, 0, 64)]:
-        with pytest.raises(ValueError, match=r"a cell in \[0, 7\) x \[0, 7\) and a code in \[0, 64\)"):
+        with pytest.raises(
+            ValueError, match=r"a cell in \[0, 7\) x \[0, 7\) and a code in \[0, 64\)"
+        ):
             ed.paint(*bad)
-    ed.click_tokens(7 * ed.cell + 3, 0)            # a click beside the grid paints nothing
+    ed.click_tokens(7 * ed.cell + 3, 0)  # a click beside the grid paints nothing
     np.testing.assert_array_equal(ed.tokens, tokens)
 
 
@@ -137,7 +145,9 @@ def test_rotate_flip_invert_combine_and_reset_buttons():
 
 
 def test_editor_adapts_to_a_photo_grid_and_codebook():
-    model = BlockVQ(grid=(64, 64), num_codes=512, factor=4, channels=3)   # 256x256 RGB, f = 4
+    model = BlockVQ(
+        grid=(64, 64), num_codes=512, factor=4, channels=3
+    )  # 256x256 RGB, f = 4
     ed, tokens = editor_on(model)
     assert (ed.dx.max, ed.dy.min, ed.code_slider.max) == (63, -63, 511)
     assert ed.split.max == 64 and ed.fill.options[0][1] == ed.background
@@ -157,10 +167,11 @@ def test_a_non_square_grid_cannot_be_rotated():
     assert ed.rotate_button.disabled and not ed.flip_x_button.disabled
     with pytest.raises(ValueError, match="not square"):
         ed.rotate()
-    assert ed.combine_button.disabled            # no second image
+    assert ed.combine_button.disabled  # no second image
 
 
 # transplant -----------------------------------------------------------------------------
+
 
 def test_a_transplant_box_of_size_zero_leaves_the_target_unchanged():
     model = BlockVQ()
@@ -176,32 +187,38 @@ def test_a_transplant_box_moves_exactly_those_source_tokens():
     model = BlockVQ()
     target, source = random_tokens(model, 1), random_tokens(model, 2)
     tr = widgets.transplant(model, image_of(model, target), image_of(model, source))
-    tr.set_box((1, 2, 3, 5), at=(3, 0))                # rows 1-3, columns 2-6, to (3, 0)
+    tr.set_box((1, 2, 3, 5), at=(3, 0))  # rows 1-3, columns 2-6, to (3, 0)
     expected = target.copy()
     expected[3:6, 0:5] = source[1:4, 2:7]
     np.testing.assert_array_equal(tr.tokens, expected)
-    assert (tr.to_row.max, tr.to_col.max) == (4, 2)   # the box stays inside the target
+    assert (tr.to_row.max, tr.to_col.max) == (4, 2)  # the box stays inside the target
     tr.to_col.value = 2
     assert (tr.box, tr.at) == ((1, 2, 3, 5), (3, 2))
-    np.testing.assert_array_equal(tr.tokens, tokens.transplant(target, source, (1, 2, 3, 5), at=(3, 2)))
+    np.testing.assert_array_equal(
+        tr.tokens, tokens.transplant(target, source, (1, 2, 3, 5), at=(3, 2))
+    )
     # the block decoder pastes exactly: no seam
     assert tr.seam_mse == pytest.approx(0.0, abs=1e-12)
-    tr.set_box((0, 0, 7, 7), at=(5, 5))                # the whole grid can only land at (0, 0)
+    tr.set_box((0, 0, 7, 7), at=(5, 5))  # the whole grid can only land at (0, 0)
     np.testing.assert_array_equal(tr.tokens, source)
     assert tr.at == (0, 0)
 
 
 # latent explorer ------------------------------------------------------------------------
 
+
 class PointVAE:
     """A stand-in 2-D VAE: fixed posteriors, and a decoder that writes z into its image."""
 
     def __init__(self, mean, log_var):
-        self.mean, self.log_var = np.asarray(mean, np.float32), np.asarray(log_var, np.float32)
+        self.mean, self.log_var = (
+            np.asarray(mean, np.float32),
+            np.asarray(log_var, np.float32),
+        )
         self.decoded = []
 
     def posterior(self, x):
-        return self.mean[:len(x)], self.log_var[:len(x)]
+        return self.mean[: len(x)], self.log_var[: len(x)]
 
     def decode(self, z):
         z = np.asarray(z)
@@ -215,10 +232,16 @@ class PointVAE:
 def test_a_click_on_the_scatter_moves_the_latent_to_the_clicked_coordinates():
     mean = np.array([[1.5, -2.0], [-3.0, 3.0], [0.0, 0.0]])
     vae = PointVAE(mean, np.log([[0.25, 0.01], [1.0, 1.0], [1.0, 1.0]]))
-    ex = widgets.latent_explorer(vae, np.zeros((3, 28, 28, 1)), np.array([3, 7, 1]), extent=4.0)
+    ex = widgets.latent_explorer(
+        vae, np.zeros((3, 28, 28, 1)), np.array([3, 7, 1]), extent=4.0
+    )
     # the map from latent to pixels is matplotlib's own: digit 3's point is drawn there
     col, row = ex.latent_to_pixel(1.5, -2.0)
-    assert tuple(ex.palette[ex.background[int(round(row)), int(round(col))]]) != (255, 255, 255)
+    assert tuple(ex.palette[ex.background[int(round(row)), int(round(col))]]) != (
+        255,
+        255,
+        255,
+    )
     ex.click(col, row)
     np.testing.assert_allclose(ex.z, [1.5, -2.0], atol=1e-5)
     assert (ex.z1.value, ex.z2.value) == pytest.approx((1.5, -2.0))
@@ -227,7 +250,9 @@ def test_a_click_on_the_scatter_moves_the_latent_to_the_clicked_coordinates():
     assert ex.marker == pytest.approx((col, row))
     shown = png_array(ex.scatter_panel.value)
     np.testing.assert_array_equal(shown, ex.frame)
-    assert tuple(shown[int(round(row)), int(round(col + 6))]) == widgets.MARKER   # the ring
+    assert (
+        tuple(shown[int(round(row)), int(round(col + 6))]) == widgets.MARKER
+    )  # the ring
     # a click whose pixel is a whole number lands within one pixel's worth of latent
     ex.click(round(col), round(row))
     assert np.abs(ex.z - [1.5, -2.0]).max() <= 1 / abs(ex._map[0]) + 1e-6
@@ -244,9 +269,11 @@ def test_sliders_move_the_point_and_the_posterior_ellipse_is_drawn():
     np.testing.assert_allclose(vae.decoded[-1], [[0.5, 0.0]])
     ex.show_q.value = True
     ex.digit.value = 0
-    col, row = ex.latent_to_pixel(1.0 + 2 * 0.5, 1.0)        # 2 sigma to the right of the mean
-    patch = ex.frame[int(row) - 1:int(row) + 2, int(col) - 1:int(col) + 2]
-    assert (patch == 0).all(-1).any()                          # the ellipse's black pixels
+    col, row = ex.latent_to_pixel(
+        1.0 + 2 * 0.5, 1.0
+    )  # 2 sigma to the right of the mean
+    patch = ex.frame[int(row) - 1 : int(row) + 2, int(col) - 1 : int(col) + 2]
+    assert (patch == 0).all(-1).any()  # the ellipse's black pixels
     assert "mean (1.00, 1.00), std (0.500, 0.500)" in ex.status.value
     ex.to_mean.click()
     np.testing.assert_allclose(ex.z, [1.0, 1.0])
@@ -263,6 +290,7 @@ def test_latent_explorer_needs_a_2d_latent():
 
 # loss balance and prior sampler ----------------------------------------------------------
 
+
 class MeasuredVAE(PointVAE):
     def __init__(self, kl_weight, reconstruction, kl, spread):
         rng = np.random.default_rng(0)
@@ -271,17 +299,25 @@ class MeasuredVAE(PointVAE):
         self.measured = 0
 
     def encode(self, x):
-        return self.mean[:len(x)]
+        return self.mean[: len(x)]
 
     def measure(self, x):
         self.measured += 1
-        return {"mse": 0.01 * self.kl_weight, "kl": self.kl, "active_units": int(self.mean[:, 0].std() > 0.1) * 2}
+        return {
+            "mse": 0.01 * self.kl_weight,
+            "kl": self.kl,
+            "active_units": int(self.mean[:, 0].std() > 0.1) * 2,
+        }
 
 
 def test_loss_balance_shows_precomputed_values_without_computing_again():
-    models = {"collapsed": MeasuredVAE(1.0, "mse", 0.0001, 0.0),
-              "balanced": MeasuredVAE(1 / 784, "mse", 5.25, 1.0)}
-    lb = widgets.loss_balance(models, np.zeros((50, 28, 28, 1)), np.arange(50) % 10, n_show=4)
+    models = {
+        "collapsed": MeasuredVAE(1.0, "mse", 0.0001, 0.0),
+        "balanced": MeasuredVAE(1 / 784, "mse", 5.25, 1.0),
+    }
+    lb = widgets.loss_balance(
+        models, np.zeros((50, 28, 28, 1)), np.arange(50) % 10, n_show=4
+    )
     assert [label for label, _ in lb.slider.options] == ["MSE + 1/784 KL", "MSE + 1 KL"]
     assert lb.selected == "balanced" and "KL 5.25 nats" in lb.status.value
     calls = [len(m.decoded) for m in models.values()]
@@ -290,9 +326,14 @@ def test_loss_balance_shows_precomputed_values_without_computing_again():
     assert "active units 0" in lb.status.value and "KL 0.00 nats" in lb.status.value
     assert lb.scatter_panel.value == lb.results["collapsed"]["scatter"]
     assert lb.recon_panel.value == lb.results["collapsed"]["reconstructions"]
-    assert [len(m.decoded) for m in models.values()] == calls          # nothing decoded on change
+    assert [
+        len(m.decoded) for m in models.values()
+    ] == calls  # nothing decoded on change
     assert all(m.measured == 1 for m in models.values())
-    assert lb.results["balanced"]["active_units"] == 2 and lb.results["balanced"]["kl_weight"] == 1 / 784
+    assert (
+        lb.results["balanced"]["active_units"] == 2
+        and lb.results["balanced"]["kl_weight"] == 1 / 784
+    )
 
 
 def test_prior_sampler_passes_temperature_label_and_seed_to_the_sampler():
@@ -325,14 +366,21 @@ def test_pixel_helpers():
     assert widgets.zoom(rgb, 3).shape == (3, 6, 3)
     np.testing.assert_array_equal(png_array(widgets.png(rgb)), rgb)
     grey = widgets.to_uint8(np.array([[[0.0], [1.0]]]))
-    assert grey.shape == (1, 2) and png_array(widgets.png(grey))[0, 1].tolist() == [255, 255, 255]
+    assert grey.shape == (1, 2) and png_array(widgets.png(grey))[0, 1].tolist() == [
+        255,
+        255,
+        255,
+    ]
     palette = np.array([[1, 2, 3], [200, 100, 50]], np.uint8)
-    np.testing.assert_array_equal(png_array(widgets.png(np.array([[1, 0]], np.uint8), palette)), palette[[[1, 0]]])
+    np.testing.assert_array_equal(
+        png_array(widgets.png(np.array([[1, 0]], np.uint8), palette)), palette[[[1, 0]]]
+    )
     with pytest.raises(ValueError, match=r"\(H, W\), \(H, W, 1\) or \(H, W, 3\)"):
         widgets.to_rgb8(np.zeros((2, 2, 2)))
 
 
 # the real models ------------------------------------------------------------------------
+
 
 def test_every_widget_builds_on_the_shipped_models_and_displays():
     from vqlab import pretrained
@@ -340,21 +388,27 @@ def test_every_widget_builds_on_the_shipped_models_and_displays():
 
     x, y = mnist_images("test", limit=300), mnist_labels("test")[:300]
     vq, vae = pretrained.load("vqvae_mnist"), pretrained.load("vae_dense_mse_balanced")
-    built = [widgets.latent_explorer(vae, x, y), widgets.token_editor(vq, x[0], second=x[1]),
-             widgets.transplant(vq, x[0], x[1]),
-             widgets.loss_balance({"vae_dense_mse_balanced": vae}, x, y)]
+    built = [
+        widgets.latent_explorer(vae, x, y),
+        widgets.token_editor(vq, x[0], second=x[1]),
+        widgets.transplant(vq, x[0], x[1]),
+        widgets.loss_balance({"vae_dense_mse_balanced": vae}, x, y),
+    ]
     for w in built:
         bundle = w._repr_mimebundle_()
         assert "application/vnd.jupyter.widget-view+json" in bundle
     ex, ed = built[0], built[1]
     ex.click(*ex.latent_to_pixel(0.5, 0.5))
-    np.testing.assert_allclose(ex.decoded, vae.decode(np.array([[0.5, 0.5]], np.float32))[0], atol=1e-6)
+    np.testing.assert_allclose(
+        ex.decoded, vae.decode(np.array([[0.5, 0.5]], np.float32))[0], atol=1e-6
+    )
     ed.paint(3, 3, 17)
     assert ed.tokens[3, 3] == 17
     np.testing.assert_allclose(ed.decoded, vq.decode(ed.tokens[None])[0], atol=1e-6)
 
 
 # JupyterLab opens the chapters as notebooks ----------------------------------------------
+
 
 def test_the_lab_settings_override_opens_markdown_with_jupytext_notebook(tmp_path):
     """`make` copies tools/lab_overrides.json into the venv's JupyterLab settings; JupyterLab
@@ -374,11 +428,25 @@ def test_the_lab_settings_override_opens_markdown_with_jupytext_notebook(tmp_pat
     viewers = overrides["@jupyterlab/docmanager-extension:plugin"]["defaultViewers"]
     assert viewers == {"markdown": "Jupytext Notebook", "myst": "Jupytext Notebook"}
     # a lab machine may be offline: JupyterLab neither asks to fetch news nor checks for updates
-    assert overrides["@jupyterlab/apputils-extension:notification"] == {"fetchNews": "false", "checkForUpdates": False}
-    static = Path(sys.prefix) / "share" / "jupyter" / "labextensions" / "jupyterlab-jupytext" / "static"
+    assert overrides["@jupyterlab/apputils-extension:notification"] == {
+        "fetchNews": "false",
+        "checkForUpdates": False,
+    }
+    static = (
+        Path(sys.prefix)
+        / "share"
+        / "jupyter"
+        / "labextensions"
+        / "jupyterlab-jupytext"
+        / "static"
+    )
     bundles = "".join(p.read_text(errors="ignore") for p in static.glob("*.js"))
-    assert 'FACTORY="Jupytext Notebook"' in bundles, "jupytext's extension no longer names its factory so"
-    installed = Path(sys.prefix) / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+    assert 'FACTORY="Jupytext Notebook"' in bundles, (
+        "jupytext's extension no longer names its factory so"
+    )
+    installed = (
+        Path(sys.prefix) / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+    )
     if not installed.exists():
         pytest.skip(f"{installed} is written by `make` (this venv was not made by it)")
     assert json.loads(installed.read_text()) == json.loads(source.read_text())
@@ -387,6 +455,17 @@ def test_the_lab_settings_override_opens_markdown_with_jupytext_notebook(tmp_pat
 def test_transplant_starts_with_the_given_box():
     model = BlockVQ()
     target, source = random_tokens(model, 1), random_tokens(model, 2)
-    tr = widgets.transplant(model, image_of(model, target), image_of(model, source), box=(0, 1, 2, 2), at=(5, 4))
-    assert tr.box == (0, 1, 2, 2) and tr.at == (5, 4) and tr.rows.value == (0, 2) and tr.to_col.value == 4
+    tr = widgets.transplant(
+        model,
+        image_of(model, target),
+        image_of(model, source),
+        box=(0, 1, 2, 2),
+        at=(5, 4),
+    )
+    assert (
+        tr.box == (0, 1, 2, 2)
+        and tr.at == (5, 4)
+        and tr.rows.value == (0, 2)
+        and tr.to_col.value == 4
+    )
     np.testing.assert_array_equal(tr.tokens[5:7, 4:6], source[0:2, 1:3])

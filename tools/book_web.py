@@ -32,23 +32,38 @@ REGISTRY = "https://registry.npmjs.org"
 
 # name -> (version, sha256 of the registry's tarball, [(member prefix in the tarball, folder in vendor/)])
 PACKAGES = {
-    "mathjax": ("3.2.2", "1b9c0a1c44df864e915690558e72adb9cc5203360daefd385084ced3b6c64c09", [
-        ("package/es5/tex-mml-chtml.js", "mathjax/tex-mml-chtml.js"),
-        ("package/es5/input/", "mathjax/input/"),
-        ("package/es5/output/chtml/", "mathjax/output/chtml/"),
-        ("package/es5/ui/", "mathjax/ui/"),
-        ("package/es5/a11y/", "mathjax/a11y/"),
-        ("package/es5/adaptors/", "mathjax/adaptors/"),
-        ("package/LICENSE", "mathjax/LICENSE"),
-    ]),
-    "requirejs": ("2.3.8", "777158e89275e16bd51aec3ef714fbcb5dc45789e7078659933bc814916d7dec", [
-        ("package/require.js", "require.js"),
-    ]),
-    "@jupyter-widgets/html-manager": ("1.0.15", "2b9d65cb7913e1c7d671757a10008b32c9c2448d4429513371e55c07d6107638", [
-        ("package/dist/embed-amd.js", "html-manager/embed-amd.js"),
-        ("package/dist/", "html-manager/"),  # the fonts and styles embed-amd.js loads beside itself
-        ("package/LICENSE", "html-manager/LICENSE"),
-    ]),
+    "mathjax": (
+        "3.2.2",
+        "1b9c0a1c44df864e915690558e72adb9cc5203360daefd385084ced3b6c64c09",
+        [
+            ("package/es5/tex-mml-chtml.js", "mathjax/tex-mml-chtml.js"),
+            ("package/es5/input/", "mathjax/input/"),
+            ("package/es5/output/chtml/", "mathjax/output/chtml/"),
+            ("package/es5/ui/", "mathjax/ui/"),
+            ("package/es5/a11y/", "mathjax/a11y/"),
+            ("package/es5/adaptors/", "mathjax/adaptors/"),
+            ("package/LICENSE", "mathjax/LICENSE"),
+        ],
+    ),
+    "requirejs": (
+        "2.3.8",
+        "777158e89275e16bd51aec3ef714fbcb5dc45789e7078659933bc814916d7dec",
+        [
+            ("package/require.js", "require.js"),
+        ],
+    ),
+    "@jupyter-widgets/html-manager": (
+        "1.0.15",
+        "2b9d65cb7913e1c7d671757a10008b32c9c2448d4429513371e55c07d6107638",
+        [
+            ("package/dist/embed-amd.js", "html-manager/embed-amd.js"),
+            (
+                "package/dist/",
+                "html-manager/",
+            ),  # the fonts and styles embed-amd.js loads beside itself
+            ("package/LICENSE", "html-manager/LICENSE"),
+        ],
+    ),
 }
 SKIP_SUFFIXES = (".map", ".d.ts", "libembed-amd.js", "embed.js")
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
@@ -72,8 +87,10 @@ def tarball(name: str, version: str, sha256: str) -> bytes:
     digest = hashlib.sha256(data).hexdigest()
     if digest != sha256:
         path.unlink(missing_ok=True)
-        raise RuntimeError(f"{name}@{version}: sha256 {digest}, expected {sha256}; "
-                           f"delete {path} and rebuild, or check the pin in tools/book_web.py")
+        raise RuntimeError(
+            f"{name}@{version}: sha256 {digest}, expected {sha256}; "
+            f"delete {path} and rebuild, or check the pin in tools/book_web.py"
+        )
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".part")
@@ -86,13 +103,21 @@ def vendor(dest: Path) -> list[Path]:
     """Write the pinned files of every package under ``dest``; return the files written."""
     written = []
     for name, (version, sha256, members) in PACKAGES.items():
-        with tarfile.open(fileobj=io.BytesIO(tarball(name, version, sha256)), mode="r:gz") as tar:
+        with tarfile.open(
+            fileobj=io.BytesIO(tarball(name, version, sha256)), mode="r:gz"
+        ) as tar:
             for info in tar.getmembers():
                 if not info.isfile() or info.name.endswith(SKIP_SUFFIXES):
                     continue
                 for prefix, target in members:
-                    if info.name == prefix or (prefix.endswith("/") and info.name.startswith(prefix)):
-                        out = dest / (target + info.name[len(prefix):] if prefix.endswith("/") else target)
+                    if info.name == prefix or (
+                        prefix.endswith("/") and info.name.startswith(prefix)
+                    ):
+                        out = dest / (
+                            target + info.name[len(prefix) :]
+                            if prefix.endswith("/")
+                            else target
+                        )
                         out.parent.mkdir(parents=True, exist_ok=True)
                         out.write_bytes(tar.extractfile(info).read())
                         written.append(out)
@@ -111,8 +136,13 @@ def live_inputs_digest() -> str:
 
     pkg = Path(vqlab.__file__).parent
     h = hashlib.sha256()
-    for path in [pkg / "web.py", pkg / "widgets.py", pkg / "plots.py", *sorted((pkg / "weights").glob("vqvae_mnist.*")),
-                 *sorted((pkg / "weights").glob("vae_convdense_bce.*"))]:
+    for path in [
+        pkg / "web.py",
+        pkg / "widgets.py",
+        pkg / "plots.py",
+        *sorted((pkg / "weights").glob("vqvae_mnist.*")),
+        *sorted((pkg / "weights").glob("vae_convdense_bce.*")),
+    ]:
         h.update(path.name.encode() + path.read_bytes())
     return h.hexdigest()
 
@@ -125,8 +155,12 @@ def on_builder_inited(app):
         shutil.rmtree(root / "vendor")
     vendor(root / "vendor")
     live, digest = root / "live", live_inputs_digest()
-    stamp = root.with_name("web_static_live.sha256")  # outside the folder the book copies
-    if not (stamp.exists() and stamp.read_text() == digest):  # a rebuild skips the export (~30 s)
+    stamp = root.with_name(
+        "web_static_live.sha256"
+    )  # outside the folder the book copies
+    if not (
+        stamp.exists() and stamp.read_text() == digest
+    ):  # a rebuild skips the export (~30 s)
         if live.exists():
             shutil.rmtree(live)
         from vqlab import web  # imported here: loading the models needs TensorFlow
@@ -147,14 +181,23 @@ def dedupe_scripts(app, pagename, templatename, context, doctree):
     if WIDGET_VIEW not in context.get("body", ""):
         # no widget is shown (the chapters remove the dead Python widgets' outputs): no widget
         # state and no widget manager to load, which would fetch the widgets' modules
-        widget_js = set(app.config.nb_ipywidgets_js) | {f"_static/{f}" for f in app.config.nb_ipywidgets_js}
-        scripts[:] = [js for js in scripts if getattr(js, "filename", None) not in widget_js
-                      and getattr(js, "attributes", {}).get("type") != WIDGET_STATE]
+        widget_js = set(app.config.nb_ipywidgets_js) | {
+            f"_static/{f}" for f in app.config.nb_ipywidgets_js
+        }
+        scripts[:] = [
+            js
+            for js in scripts
+            if getattr(js, "filename", None) not in widget_js
+            and getattr(js, "attributes", {}).get("type") != WIDGET_STATE
+        ]
     kept = []
     for js in scripts:
         attrs = getattr(js, "attributes", {})
         # an inline script's filename is None or "" depending on how it was added
-        key = (str(getattr(js, "filename", js) or ""), tuple(sorted((k, str(v)) for k, v in attrs.items())))
+        key = (
+            str(getattr(js, "filename", js) or ""),
+            tuple(sorted((k, str(v)) for k, v in attrs.items())),
+        )
         if key not in seen:
             seen.add(key)
             kept.append(js)
@@ -168,18 +211,32 @@ def author_year_style():
     from pybtex.style.labels import BaseLabelStyle
 
     def surname(person):
-        return " ".join(n.render_as("text") for n in person.rich_prelast_names + person.rich_last_names)
+        return " ".join(
+            n.render_as("text")
+            for n in person.rich_prelast_names + person.rich_last_names
+        )
 
     class AuthorYearLabels(BaseLabelStyle):
         def format_labels(self, sorted_entries):
             labels = []
             for entry in sorted_entries:
-                people = entry.persons.get("author") or entry.persons.get("editor") or []
+                people = (
+                    entry.persons.get("author") or entry.persons.get("editor") or []
+                )
                 names = [surname(p) for p in people]
-                who = (names[0] if len(names) == 1 else f"{names[0]} and {names[1]}" if len(names) == 2
-                       else f"{names[0]} et al." if names else entry.fields.get("organization", entry.key))
+                who = (
+                    names[0]
+                    if len(names) == 1
+                    else f"{names[0]} and {names[1]}"
+                    if len(names) == 2
+                    else f"{names[0]} et al."
+                    if names
+                    else entry.fields.get("organization", entry.key)
+                )
                 labels.append(f"{who}, {entry.fields.get('year', 'n.d.')}")
-            for i, label in enumerate(labels):  # the same author and year twice: 2017a, 2017b
+            for i, label in enumerate(
+                labels
+            ):  # the same author and year twice: 2017a, 2017b
                 if labels.count(label) > 1:
                     yield label + "abcdefghijklmnopqrstuvwxyz"[labels[:i].count(label)]
                 else:
@@ -199,7 +256,9 @@ def merge_streams(app, doctree, docname):
     from docutils import nodes
 
     def stream(node):
-        return isinstance(node, nodes.literal_block) and "stream" in node.get("classes", [])
+        return isinstance(node, nodes.literal_block) and "stream" in node.get(
+            "classes", []
+        )
 
     for parent in list(doctree.findall(nodes.Element)):
         i = 0
@@ -221,5 +280,7 @@ def setup(app):
     register_plugin("pybtex.style.formatting", "vqlab_author_year", author_year_style())
     app.connect("builder-inited", on_builder_inited)
     app.connect("doctree-resolved", merge_streams)
-    app.connect("html-page-context", dedupe_scripts, priority=900)  # after the handlers that add scripts
+    app.connect(
+        "html-page-context", dedupe_scripts, priority=900
+    )  # after the handlers that add scripts
     return {"parallel_read_safe": True, "parallel_write_safe": True}

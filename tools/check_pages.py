@@ -33,13 +33,19 @@ COLUMNS = 88
 QUOTES = "'\"‘’“”"
 QUOTED = re.compile(rf"^\s*[{QUOTES}].*[{QUOTES}]\s*$", re.S)
 QUOTED_NUMBER = re.compile(r"[‘'][-+]?[\d,.]*\d[\d,.%]*[’']")  # ‘60,000’ in prose
-PIPE_ROW = re.compile(r"^\s*\|.*\|.*\|\s*$")                    # | a | b |
-PIPE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*\|")             # |---|---|
-NUMPY_REPR = re.compile(r"\bnp\.(?:float|int|uint|complex|bool)\w*\(|\bnp\.(?:True|False)_\b|"
-                        r"\bnumpy\.(?:float|int)\d+\b|\barray\(\[")
-TRACEBACK = re.compile(r"Traceback \(most recent call last\)|^-{20,}\s*\n\w+(Error|Exception)", re.M)
+PIPE_ROW = re.compile(r"^\s*\|.*\|.*\|\s*$")  # | a | b |
+PIPE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*\|")  # |---|---|
+NUMPY_REPR = re.compile(
+    r"\bnp\.(?:float|int|uint|complex|bool)\w*\(|\bnp\.(?:True|False)_\b|"
+    r"\bnumpy\.(?:float|int)\d+\b|\barray\(\["
+)
+TRACEBACK = re.compile(
+    r"Traceback \(most recent call last\)|^-{20,}\s*\n\w+(Error|Exception)", re.M
+)
 WARNING = re.compile(r"\b\w*Warning\b:|^\s*warnings\.warn\(|^WARNING:", re.M)
-PLACEHOLDER = re.compile(r"YOUR[-_]|\bexample\.(com|org|edu)\b|\bCHANGEME\b|\bTODO\b|\bXXX\b", re.I)
+PLACEHOLDER = re.compile(
+    r"YOUR[-_]|\bexample\.(com|org|edu)\b|\bCHANGEME\b|\bTODO\b|\bXXX\b", re.I
+)
 
 
 def _excerpt(text: str, n: int = 70) -> str:
@@ -61,15 +67,20 @@ def _prose_text(main) -> str:
     """The page's text outside code blocks, scripts and cell sources."""
     parts = []
     for node in main.find_all(string=True):
-        if node.find_parent(["pre", "script", "style", "code"]) or node.find_parent(class_="cell_input"):
+        if node.find_parent(["pre", "script", "style", "code"]) or node.find_parent(
+            class_="cell_input"
+        ):
             continue
         parts.append(str(node))
     return "".join(parts)
 
 
 def quoted_glue(main) -> list[str]:
-    found = [f"quoted glue: {_excerpt(el.get_text())}" for el in main.select('[class*="pasted"]')
-             if el.name in ("span", "code") and QUOTED.match(el.get_text() or "")]
+    found = [
+        f"quoted glue: {_excerpt(el.get_text())}"
+        for el in main.select('[class*="pasted"]')
+        if el.name in ("span", "code") and QUOTED.match(el.get_text() or "")
+    ]
     for m in QUOTED_NUMBER.finditer(_prose_text(main)):
         found.append(f"quoted glue: {m.group(0)}")
     return list(dict.fromkeys(found))
@@ -85,9 +96,14 @@ def pipe_tables(main) -> list[str]:
 
 
 def numpy_reprs(main) -> list[str]:
-    texts = [_prose_text(main)] + [pre.get_text() for pre in _code_blocks(main, "output")]
-    return [f"numpy repr: {_excerpt(t[max(0, m.start() - 20): m.end() + 20])}"
-            for t in texts for m in NUMPY_REPR.finditer(t)]
+    texts = [_prose_text(main)] + [
+        pre.get_text() for pre in _code_blocks(main, "output")
+    ]
+    return [
+        f"numpy repr: {_excerpt(t[max(0, m.start() - 20) : m.end() + 20])}"
+        for t in texts
+        for m in NUMPY_REPR.finditer(t)
+    ]
 
 
 def errors_in_outputs(main) -> list[str]:
@@ -97,7 +113,10 @@ def errors_in_outputs(main) -> list[str]:
         if out.select(".stderr, .traceback") or TRACEBACK.search(text):
             found.append(f"traceback: {_excerpt(text)}")
         for m in WARNING.finditer(text):
-            line = text[text.rfind("\n", 0, m.start()) + 1: text.find("\n", m.end()) % (len(text) + 1)]
+            line = text[
+                text.rfind("\n", 0, m.start()) + 1 : text.find("\n", m.end())
+                % (len(text) + 1)
+            ]
             found.append(f"warning: {_excerpt(line)}")
     return found
 
@@ -108,7 +127,9 @@ def wide_code(main, columns: int = COLUMNS) -> list[str]:
     for pre in _code_blocks(main, "input"):
         for line in pre.get_text().splitlines():
             if len(line.rstrip()) > columns:
-                found.append(f"wide code ({len(line.rstrip())} > {columns}): {_excerpt(line)}")
+                found.append(
+                    f"wide code ({len(line.rstrip())} > {columns}): {_excerpt(line)}"
+                )
     return found
 
 
@@ -116,26 +137,44 @@ def placeholder_links(soup, page: Path | None = None) -> list[str]:
     found = []
     for a in soup.find_all("a"):
         href = a.get("href")
-        label = _excerpt(a.get_text() or a.get("title") or a.get("aria-label") or "", 30)
+        label = _excerpt(
+            a.get_text() or a.get("title") or a.get("aria-label") or "", 30
+        )
         if href is None:
             continue
-        if href.strip() in ("", "#") and a.find_parent(class_=re.compile("dropdown|header|launch|download")):
+        if href.strip() in ("", "#") and a.find_parent(
+            class_=re.compile("dropdown|header|launch|download")
+        ):
             found.append(f"placeholder link: {label!r} -> {href!r}")
         elif PLACEHOLDER.search(unquote(href)):
             found.append(f"placeholder link: {label!r} -> {href}")
         elif page is not None and a.get("download") is not None:
             url = urlparse(href)
-            if not url.scheme and url.path and not (page.parent / unquote(url.path)).exists():
-                found.append(f"placeholder link: {label!r} -> {href} (no such file in the build)")
+            if (
+                not url.scheme
+                and url.path
+                and not (page.parent / unquote(url.path)).exists()
+            ):
+                found.append(
+                    f"placeholder link: {label!r} -> {href} (no such file in the build)"
+                )
     return found
 
 
-def check_html(html: str, page: Path | None = None, columns: int = COLUMNS) -> list[str]:
+def check_html(
+    html: str, page: Path | None = None, columns: int = COLUMNS
+) -> list[str]:
     """Every finding on one page's HTML (``page``, its path, resolves download links)."""
     soup = BeautifulSoup(html, "html.parser")
     main = _main(soup)
-    return (quoted_glue(main) + pipe_tables(main) + numpy_reprs(main) + errors_in_outputs(main)
-            + wide_code(main, columns) + placeholder_links(soup, page))
+    return (
+        quoted_glue(main)
+        + pipe_tables(main)
+        + numpy_reprs(main)
+        + errors_in_outputs(main)
+        + wide_code(main, columns)
+        + placeholder_links(soup, page)
+    )
 
 
 def check_page(path: Path, columns: int = COLUMNS) -> list[str]:
@@ -144,7 +183,11 @@ def check_page(path: Path, columns: int = COLUMNS) -> list[str]:
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    root = Path(argv[0]) if argv else Path(__file__).resolve().parent.parent / "_build" / "html"
+    root = (
+        Path(argv[0])
+        if argv
+        else Path(__file__).resolve().parent.parent / "_build" / "html"
+    )
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from nbval_chapters import toc_files
 

@@ -19,17 +19,34 @@ import shutil
 import sys
 from pathlib import Path
 
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-default-apps", "--disable-extensions", "--mute-audio", "--hide-scrollbars",
-         "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"]  # no name resolves: no network
-MISSING = ("headless Chromium not found: install the distribution's packages "
-           "(apt-get install chromium chromium-driver)")
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+    "--disable-extensions",
+    "--mute-audio",
+    "--hide-scrollbars",
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+]  # no name resolves: no network
+MISSING = (
+    "headless Chromium not found: install the distribution's packages "
+    "(apt-get install chromium chromium-driver)"
+)
 LOCAL = ("file:", "data:", "blob:", "about:")
 
 
 def find_chromium() -> str | None:
-    for name in (os.environ.get("CHROMIUM"), "chromium", "chromium-browser", "google-chrome"):
+    for name in (
+        os.environ.get("CHROMIUM"),
+        "chromium",
+        "chromium-browser",
+        "google-chrome",
+    ):
         if name and shutil.which(name):
             return shutil.which(name)
     return None
@@ -45,10 +62,22 @@ class Page:
         self.errors: list[str] = []
         page.on("request", lambda r: self.requests.append(r.url))
         page.on("pageerror", lambda e: self.errors.append(f"uncaught: {e}"))
-        page.on("console", lambda m: self.errors.append(f"console.error: {m.text}")
-                if m.type == "error" and "ERR_BLOCKED_BY_CLIENT" not in m.text else None)
-        page.on("requestfailed", lambda r: None if r.url in self.blocked
-                else self.errors.append(f"failed load: {r.url} ({r.failure})"))
+        page.on(
+            "console",
+            lambda m: (
+                self.errors.append(f"console.error: {m.text}")
+                if m.type == "error" and "ERR_BLOCKED_BY_CLIENT" not in m.text
+                else None
+            ),
+        )
+        page.on(
+            "requestfailed",
+            lambda r: (
+                None
+                if r.url in self.blocked
+                else self.errors.append(f"failed load: {r.url} ({r.failure})")
+            ),
+        )
         page.route("**/*", self._route)
 
     def _route(self, route):
@@ -90,7 +119,8 @@ class Browser:
         self.playwright = sync_playwright().start()
         try:
             self.browser = self.playwright.chromium.launch(
-                executable_path=exe, headless=True, args=FLAGS, timeout=timeout * 1000)
+                executable_path=exe, headless=True, args=FLAGS, timeout=timeout * 1000
+            )
         except Exception:
             self.playwright.stop()
             raise
@@ -118,7 +148,9 @@ def main(argv):
     with Browser() as b:
         page = b.page()
         page.goto(Path(argv[1]).resolve().as_uri())
-        page.eval("window.MathJax && MathJax.startup ? MathJax.startup.promise.then(() => 1) : 0")
+        page.eval(
+            "window.MathJax && MathJax.startup ? MathJax.startup.promise.then(() => 1) : 0"
+        )
         print(page.screenshot(argv[2], int(argv[3]) if len(argv) > 3 else 1280))
         for e in page.errors:
             print("error:", e)

@@ -30,20 +30,31 @@ def format_chapter(md: Path, ruff: str) -> list[str]:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / (md.stem + ".ipynb")
         nbformat.write(nb, path)
-        subprocess.run([ruff, "format", "--isolated", "--line-length", str(COLUMNS), str(path)],
-                       check=True, capture_output=True, text=True)
+        subprocess.run(
+            [ruff, "format", "--isolated", "--line-length", str(COLUMNS), str(path)],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         formatted = nbformat.read(path, as_version=4)
     for cell, new in zip(nb.cells, formatted.cells):
         if cell.cell_type == "code":
             cell.source = new.source
     text = jupytext.writes(nb, fmt="md:myst")
     # jupytext stamps its own version into the header; the chapters do not carry it
-    text = "".join(line for line in text.splitlines(keepends=True)
-                   if not line.startswith("    jupytext_version: "))
+    text = "".join(
+        line
+        for line in text.splitlines(keepends=True)
+        if not line.startswith("    jupytext_version: ")
+    )
     md.write_text(text)
-    return [f"{md}: cell {i}: {len(line)} columns: {line.strip()[:60]}"
-            for i, cell in enumerate(nb.cells) if cell.cell_type == "code"
-            for line in cell.source.splitlines() if len(line) > COLUMNS]
+    return [
+        f"{md}: cell {i}: {len(line)} columns: {line.strip()[:60]}"
+        for i, cell in enumerate(nb.cells)
+        if cell.cell_type == "code"
+        for line in cell.source.splitlines()
+        if len(line) > COLUMNS
+    ]
 
 
 def main(argv) -> int:

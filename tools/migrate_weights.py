@@ -34,7 +34,9 @@ def migrate(name: str, root: Path) -> bool:
     ordered = [arrays[k] for k in sorted(arrays)]
     expected = [tuple(w.shape) for w in model.weights]
     if [a.shape for a in ordered] != expected:
-        raise SystemExit(f"{path}: {len(ordered)} arrays do not fit the model's {len(expected)} weights")
+        raise SystemExit(
+            f"{path}: {len(ordered)} arrays do not fit the model's {len(expected)} weights"
+        )
     dtype = ordered[0].dtype if ordered else np.float16
     model.set_weights([a.astype(np.float32) for a in ordered])
     digest = named_weights.save(model, path, dtype=dtype, compressed=True)
@@ -47,7 +49,9 @@ def main() -> None:
     parser.add_argument("--root", type=Path, default=cards.WEIGHTS_DIR)
     args = parser.parse_args()
     for name in cards.names(args.root):
-        print(f"{name}: {'migrated' if migrate(name, args.root) else 'already by name'}")
+        print(
+            f"{name}: {'migrated' if migrate(name, args.root) else 'already by name'}"
+        )
 
 
 if __name__ == "__main__":

@@ -50,7 +50,9 @@ def with_cached_outputs(nb_path: Path, cache_path: Path) -> None:
     try:
         _, merged = get_cache(cache_path).merge_match_into_notebook(nb)
     except KeyError as e:
-        sys.exit(f"{nb_path}: no execution of it in the build's cache {cache_path} (run `make book`): {e}")
+        sys.exit(
+            f"{nb_path}: no execution of it in the build's cache {cache_path} (run `make book`): {e}"
+        )
     nbformat.write(merged, nb_path)
 
 
@@ -63,15 +65,28 @@ def main(argv):
         nb = build / "jupyter_execute" / f"{f}.ipynb"
         (found if nb.exists() else missing).append(nb)
     if missing:
-        sys.exit("not executed by the book build (run `make book` after `make clean`): "
-                 + ", ".join(map(str, missing)))
+        sys.exit(
+            "not executed by the book build (run `make book` after `make clean`): "
+            + ", ".join(map(str, missing))
+        )
     for nb in found:
         with_cached_outputs(nb, build / ".jupyter_cache")
     sys.path.insert(0, str(Path(__file__).parent))  # for the nbval_myst plugin
     import pytest
 
-    args = ["-q", "-p", "no:cacheprovider", "-p", "nbval_myst", "--nbval-lax", "--nbval-current-env",
-            "--rootdir", str(ROOT), *argv, *map(str, found)]
+    args = [
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "nbval_myst",
+        "--nbval-lax",
+        "--nbval-current-env",
+        "--rootdir",
+        str(ROOT),
+        *argv,
+        *map(str, found),
+    ]
     return pytest.main(args)
 
 

@@ -24,7 +24,9 @@ def prepare(outputs):
     kept, streams = [], {}
     for out in copy.deepcopy(list(outputs)):
         if "data" in out:
-            data = {k: v for k, v in out["data"].items() if not k.startswith(GLUE_PREFIX)}
+            data = {
+                k: v for k, v in out["data"].items() if not k.startswith(GLUE_PREFIX)
+            }
             if not data:
                 continue
             out["data"] = NotebookNode(data)

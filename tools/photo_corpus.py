@@ -37,6 +37,7 @@ import zipfile
 from pathlib import Path
 
 from PIL import Image, ImageDraw
+
 from vqlab import corpus
 from vqlab.files import atomic_write_text, sha256_file
 

@@ -40,15 +40,19 @@ def reference_input(model) -> np.ndarray:
         h, w = model.grid_shape
         return rng.integers(0, model.num_codes, size=(2, h, w, 1)).astype(np.float32)
     shape = tuple(model.image_shape)
-    if shape[-1] == 3:  # photo models are convolutional: a small crop keeps the file small
+    if (
+        shape[-1] == 3
+    ):  # photo models are convolutional: a small crop keeps the file small
         shape = (32, 32, 3)
     return rng.uniform(0, 1, size=(2,) + shape).astype(np.float32)
 
 
 def weight_digests(model) -> list[str]:
     """sha256 of each weight's float16 bytes (the stored precision), in ``model.weights`` order."""
-    return [hashlib.sha256(np.asarray(w).astype(np.float16).tobytes()).hexdigest()
-            for w in model.weights]
+    return [
+        hashlib.sha256(np.asarray(w).astype(np.float16).tobytes()).hexdigest()
+        for w in model.weights
+    ]
 
 
 def outputs(model, x) -> np.ndarray:

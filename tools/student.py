@@ -48,7 +48,9 @@ def _directive_end(lines: list[str], start: int, fence: str) -> int:
             if depth == 0:
                 return i
             depth -= 1
-    raise ValueError(f"the {{solution}} directive opened at line {start + 1} is never closed with {fence!r}")
+    raise ValueError(
+        f"the {{solution}} directive opened at line {start + 1} is never closed with {fence!r}"
+    )
 
 
 def remove_solutions(text: str, replace=None) -> tuple[str, list[str]]:
@@ -65,20 +67,32 @@ def remove_solutions(text: str, replace=None) -> tuple[str, list[str]]:
         if m and m.group("name") == "solution":
             end = _directive_end(lines, i, m.group("fence"))
         elif m and m.group("name") == "solution-start":
-            end = next((j for j in range(i + 1, len(lines))
-                        if re.match(r"^(:{3,}|`{3,})\{solution-end\}", lines[j].strip())), None)
+            end = next(
+                (
+                    j
+                    for j in range(i + 1, len(lines))
+                    if re.match(r"^(:{3,}|`{3,})\{solution-end\}", lines[j].strip())
+                ),
+                None,
+            )
             if end is None:
-                raise ValueError(f"the {{solution-start}} at line {i + 1} has no {{solution-end}}")
-            end = _directive_end(lines, end, FENCE.match(lines[end].strip()).group("fence"))
+                raise ValueError(
+                    f"the {{solution-start}} at line {i + 1} has no {{solution-end}}"
+                )
+            end = _directive_end(
+                lines, end, FENCE.match(lines[end].strip()).group("fence")
+            )
         else:
             out.append(lines[i])
             i += 1
             continue
-        removed.append("\n".join(lines[i:end + 1]))
+        removed.append("\n".join(lines[i : end + 1]))
         if replace is not None and (replacement := replace(removed[-1])):
             out.extend(replacement.split("\n"))
         i = end + 1
-        while out and out[-1].strip() == "" and i < len(lines) and lines[i].strip() == "":
+        while (
+            out and out[-1].strip() == "" and i < len(lines) and lines[i].strip() == ""
+        ):
             i += 1  # no double blank line where a solution was
     return "\n".join(out), removed
 
@@ -103,16 +117,20 @@ def stub_reference_code(text: str) -> tuple[str, list[str]]:
     while i < len(lines):
         if lines[i].strip() != BEGIN:
             if END in lines[i] or BEGIN in lines[i]:
-                raise ValueError(f"line {i + 1}: the markers stand alone on their line: {lines[i]!r}")
+                raise ValueError(
+                    f"line {i + 1}: the markers stand alone on their line: {lines[i]!r}"
+                )
             out.append(lines[i])
             i += 1
             continue
-        end = next((j for j in range(i + 1, len(lines)) if lines[j].strip() == END), None)
+        end = next(
+            (j for j in range(i + 1, len(lines)) if lines[j].strip() == END), None
+        )
         if end is None:
             raise ValueError(f"line {i + 1}: {BEGIN} without {END}")
         indent = lines[i][: len(lines[i]) - len(lines[i].lstrip())]
         out.append(f"{indent}raise NotImplementedError({_task(lines, i)!r})")
-        removed.append("\n".join(lines[i + 1:end]))
+        removed.append("\n".join(lines[i + 1 : end]))
         i = end + 1
     return "\n".join(out), removed
 
@@ -128,7 +146,9 @@ def chapters(root: Path = ROOT) -> list[Path]:
     return sorted((root / "book").glob("*.md"))
 
 
-def write_sources(out: Path, root: Path = ROOT) -> dict[str, tuple[list[str], list[str]]]:
+def write_sources(
+    out: Path, root: Path = ROOT
+) -> dict[str, tuple[list[str], list[str]]]:
     """Write the student MyST sources and notebooks under ``out``; return what each chapter lost."""
     import jupytext
 
@@ -138,36 +158,52 @@ def write_sources(out: Path, root: Path = ROOT) -> dict[str, tuple[list[str], li
     for name in SUPPORT:
         src, dst = root / name, out / name
         if src.is_dir():
-            shutil.copytree(src, dst, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
+            shutil.copytree(
+                src,
+                dst,
+                dirs_exist_ok=True,
+                ignore=shutil.ignore_patterns("__pycache__"),
+            )
         elif src.exists():
             shutil.copy2(src, dst)
     for f in (root / "book").iterdir():
         if f.suffix != ".md" and f.is_file():
-            shutil.copy2(f, out / "book" / f.name)  # references.bib and anything else a page reads
+            shutil.copy2(
+                f, out / "book" / f.name
+            )  # references.bib and anything else a page reads
     for md in chapters(root):
         text, solutions, code = student_text(md.read_text())
         (out / "book" / md.name).write_text(text)
         lost[md.stem] = (solutions, code)
         if "kernelspec:" in text:
-            jupytext.write(jupytext.reads(text, fmt="md:myst"), out / "notebooks" / f"{md.stem}.ipynb")
+            jupytext.write(
+                jupytext.reads(text, fmt="md:myst"),
+                out / "notebooks" / f"{md.stem}.ipynb",
+            )
     return lost
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "_build" / "student")
-    parser.add_argument("--no-html", action="store_true", help="write the sources and notebooks only")
+    parser.add_argument(
+        "--no-html", action="store_true", help="write the sources and notebooks only"
+    )
     args = parser.parse_args(argv)
     out = args.out.resolve()
     lost = write_sources(out)
     n_solutions = sum(len(s) for s, _ in lost.values())
     n_code = sum(len(c) for _, c in lost.values())
-    print(f"student sources: {out / 'book'} ({n_solutions} solutions removed, {n_code} reference "
-          f"implementations replaced by stubs); notebooks: {out / 'notebooks'}")
+    print(
+        f"student sources: {out / 'book'} ({n_solutions} solutions removed, {n_code} reference "
+        f"implementations replaced by stubs); notebooks: {out / 'notebooks'}"
+    )
     if args.no_html:
         return 0
     jb = Path(sys.executable).with_name("jupyter-book")
-    result = subprocess.run([str(jb), "build", str(out), "-W", "-n", "--keep-going"], cwd=out)
+    result = subprocess.run(
+        [str(jb), "build", str(out), "-W", "-n", "--keep-going"], cwd=out
+    )
     if result.returncode == 0:
         print(f"student edition: {out / '_build' / 'html' / 'index.html'}")
     return result.returncode

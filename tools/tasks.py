@@ -132,6 +132,7 @@ def unit() -> None:
         "--ignore=tests/test_browser.py",
         "--ignore=tests/test_lab_browser.py",
         "--ignore=tests/test_book_output.py",
+        "--ignore=tests/test_pages.py",
     )
 
 

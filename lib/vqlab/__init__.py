@@ -52,7 +52,9 @@ class _NoRetracingWarning(logging.Filter):
 logging.getLogger("tensorflow").addFilter(_NoRetracingWarning())
 
 try:
-    __version__ = metadata.version("vqlab")  # the one version number lives in pyproject.toml
+    __version__ = metadata.version(
+        "vqlab"
+    )  # the one version number lives in pyproject.toml
 except metadata.PackageNotFoundError:  # run from a source tree that was never installed
     __version__ = "0+unknown"
 

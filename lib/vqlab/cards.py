@@ -35,8 +35,10 @@ class WeightsError(ValueError):
 def check_name(name) -> str:
     """``name`` if it is a plain model name (letters, digits, ``_ . -``), before any file is opened."""
     if not isinstance(name, str) or not NAME.match(name) or ".." in name:
-        raise WeightsError(f"model names are plain names such as 'vqvae_mnist' (letters, digits, "
-                           f"'_', '.', '-'; no path components), got {name!r}")
+        raise WeightsError(
+            f"model names are plain names such as 'vqvae_mnist' (letters, digits, "
+            f"'_', '.', '-'; no path components), got {name!r}"
+        )
     return name
 
 
@@ -56,15 +58,19 @@ def find_root(name: str) -> Path:
 def names(root: Path | None = None) -> list[str]:
     """Names of the models whose cards lie in ``root`` (default: every folder of ``roots()``)."""
     folders = roots() if root is None else [Path(root)]
-    return sorted({p.name[:-len(".json")] for r in folders for p in r.glob("*.json")})
+    return sorted({p.name[: -len(".json")] for r in folders for p in r.glob("*.json")})
 
 
 def weights_path(name: str, root: Path | None = None) -> Path:
-    return (find_root(name) if root is None else Path(root)) / f"{check_name(name)}.weights.npz"
+    return (
+        find_root(name) if root is None else Path(root)
+    ) / f"{check_name(name)}.weights.npz"
 
 
 def card_path(name: str, root: Path | None = None) -> Path:
-    return (find_root(name) if root is None else Path(root)) / f"{check_name(name)}.json"
+    return (
+        find_root(name) if root is None else Path(root)
+    ) / f"{check_name(name)}.json"
 
 
 def rebuild_hint(name: str) -> str:
@@ -77,34 +83,50 @@ def read_card(name: str, root: Path | None = None) -> dict:
     if not path.exists():
         known = ", ".join(names(root)) or "none"
         where = root if root is not None else ", ".join(map(str, roots()))
-        raise WeightsError(f"no model named {name!r}: {path} does not exist (models in {where}: "
-                           f"{known}); to train it, `python -m vqlab.train {name}`")
+        raise WeightsError(
+            f"no model named {name!r}: {path} does not exist (models in {where}: "
+            f"{known}); to train it, `python -m vqlab.train {name}`"
+        )
     try:
         card = json.loads(path.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise WeightsError(f"model card {path} is not valid JSON ({err}); {rebuild_hint(name)}") from None
+        raise WeightsError(
+            f"model card {path} is not valid JSON ({err}); {rebuild_hint(name)}"
+        ) from None
     if not isinstance(card, dict):
-        raise WeightsError(f"model card {path} should hold a JSON object, got {type(card).__name__}")
+        raise WeightsError(
+            f"model card {path} should hold a JSON object, got {type(card).__name__}"
+        )
     missing = [k for k in CARD_KEYS if k not in card]
     if missing:
-        raise WeightsError(f"model card {path} lacks {', '.join(missing)}; {rebuild_hint(name)}")
+        raise WeightsError(
+            f"model card {path} lacks {', '.join(missing)}; {rebuild_hint(name)}"
+        )
     if not isinstance(card["sha256"], str) or not SHA256_HEX.match(card["sha256"]):
-        raise WeightsError(f"model card {path} has no valid sha256 (got {card['sha256']!r}): weights "
-                           f"are never loaded unchecked; {rebuild_hint(name)}")
+        raise WeightsError(
+            f"model card {path} has no valid sha256 (got {card['sha256']!r}): weights "
+            f"are never loaded unchecked; {rebuild_hint(name)}"
+        )
     return card
 
 
 def json_safe(value):
     """``value`` with tuples as lists and NumPy scalars as Python numbers (what JSON holds)."""
-    return json.loads(json.dumps(value, default=lambda v: v.item() if hasattr(v, "item") else str(v)))
+    return json.loads(
+        json.dumps(value, default=lambda v: v.item() if hasattr(v, "item") else str(v))
+    )
 
 
 def write_card(name: str, card: dict, root: Path = WEIGHTS_DIR) -> Path:
     """Write ``card`` as ``root/NAME.json`` atomically (the one card writer)."""
     for key in CARD_KEYS:
         if key not in card:
-            raise ValueError(f"a model card needs {', '.join(CARD_KEYS)}; {key!r} is missing")
-    return atomic_write_text(card_path(name, root), json.dumps(json_safe(card), indent=1) + "\n")
+            raise ValueError(
+                f"a model card needs {', '.join(CARD_KEYS)}; {key!r} is missing"
+            )
+    return atomic_write_text(
+        card_path(name, root), json.dumps(json_safe(card), indent=1) + "\n"
+    )
 
 
 def update_card(name: str, root: Path | None = None, **entries) -> dict:

@@ -15,8 +15,11 @@ def is_int(v) -> bool:
 
 def is_number(v) -> bool:
     """True for a finite int or float (NumPy scalars included), False for bools and strings."""
-    return (isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
-            and bool(np.isfinite(v)))
+    return (
+        isinstance(v, (int, float, np.integer, np.floating))
+        and not isinstance(v, bool)
+        and bool(np.isfinite(v))
+    )
 
 
 def positive_int(name: str, v) -> int:
@@ -38,14 +41,18 @@ def image_shape(shape) -> tuple[int, int, int]:
     except TypeError:
         shape = None
     if shape is None or len(shape) != 3 or not all(is_int(s) and s > 0 for s in shape):
-        raise ValueError(f"image_shape should be (height, width, channels), e.g. (28, 28, 1), got {shape!r}")
+        raise ValueError(
+            f"image_shape should be (height, width, channels), e.g. (28, 28, 1), got {shape!r}"
+        )
     return tuple(int(s) for s in shape)
 
 
 def finite_array(name: str, a: np.ndarray) -> np.ndarray:
     if a.size and not np.all(np.isfinite(a)):
-        raise ValueError(f"{name} contain NaN or infinite values ({np.count_nonzero(~np.isfinite(a))} "
-                         f"of {a.size}): expected finite numbers")
+        raise ValueError(
+            f"{name} contain NaN or infinite values ({np.count_nonzero(~np.isfinite(a))} "
+            f"of {a.size}): expected finite numbers"
+        )
     return a
 
 
@@ -55,14 +62,24 @@ def images(x, shape) -> np.ndarray:
     if x.ndim == len(shape) and shape[-1] == 1 and x.shape[1:] == tuple(shape[:-1]):
         x = x[..., None]
     if x.ndim != len(shape) + 1 or x.shape[1:] != tuple(shape):
-        raise ValueError(f"expected images of shape (n, {', '.join(map(str, shape))}), got {x.shape}")
+        raise ValueError(
+            f"expected images of shape (n, {', '.join(map(str, shape))}), got {x.shape}"
+        )
     if x.dtype == np.uint8:
-        raise ValueError("expected float pixels in [0, 1], got uint8: divide by 255 first")
-    if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer) or x.dtype == bool):
+        raise ValueError(
+            "expected float pixels in [0, 1], got uint8: divide by 255 first"
+        )
+    if not (
+        np.issubdtype(x.dtype, np.floating)
+        or np.issubdtype(x.dtype, np.integer)
+        or x.dtype == bool
+    ):
         raise ValueError(f"expected float pixels in [0, 1], got dtype {x.dtype}")
     x = finite_array("images", x.astype(np.float32))
     if x.size and (x.min() < 0.0 or x.max() > 1.0):
-        raise ValueError(f"expected pixels in [0, 1], got values in [{x.min():.3g}, {x.max():.3g}]")
+        raise ValueError(
+            f"expected pixels in [0, 1], got values in [{x.min():.3g}, {x.max():.3g}]"
+        )
     return x
 
 
@@ -70,7 +87,9 @@ def latents(z, shape) -> np.ndarray:
     """``z`` as float32 of shape (n,) + shape, finite."""
     z = np.asarray(z)
     if z.ndim != len(shape) + 1 or z.shape[1:] != tuple(shape):
-        raise ValueError(f"expected latents of shape (n, {', '.join(map(str, shape))}), got {z.shape}")
+        raise ValueError(
+            f"expected latents of shape (n, {', '.join(map(str, shape))}), got {z.shape}"
+        )
     if not (np.issubdtype(z.dtype, np.floating) or np.issubdtype(z.dtype, np.integer)):
         raise ValueError(f"expected float latents, got dtype {z.dtype}")
     return finite_array("latents", z.astype(np.float32))
@@ -88,5 +107,6 @@ def vectors(name: str, z) -> np.ndarray:
             f"{name} should hold vectors (floats), got integers of shape {z.shape}: token ids are "
             f"names of codes, not points, so distances between them mean nothing. For a VQ-VAE "
             f"pass model.encode_latents(x) (the encoder's vectors) or model.codebook[tokens] "
-            f"(the quantized vectors) instead of model.encode(x)")
+            f"(the quantized vectors) instead of model.encode(x)"
+        )
     return np.asarray(z, np.float64)

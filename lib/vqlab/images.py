@@ -25,11 +25,15 @@ def as_batch(x) -> np.ndarray:
     a = np.asarray(x)
     scale = 255.0 if a.dtype == np.uint8 else 1.0
     a = a.astype(np.float32) / scale
-    if a.ndim == 3 and a.shape[-1] in (1, 3) and a.shape[0] not in (1, 3):  # one (H, W, C) image
+    if (
+        a.ndim == 3 and a.shape[-1] in (1, 3) and a.shape[0] not in (1, 3)
+    ):  # one (H, W, C) image
         a = a[None]
     a = a[..., None] if a.ndim == 3 else a
     if a.ndim != 4:
-        raise ValueError(f"expected images (n, H, W), (n, H, W, C) or one (H, W, C), got shape {np.shape(x)}")
+        raise ValueError(
+            f"expected images (n, H, W), (n, H, W, C) or one (H, W, C), got shape {np.shape(x)}"
+        )
     return a
 
 
@@ -41,7 +45,9 @@ def to_rgb8(image) -> np.ndarray:
     if a.ndim == 2:
         a = np.repeat(a[..., None], 3, axis=-1)
     if a.ndim != 3 or a.shape[-1] != 3:
-        raise ValueError(f"expected an image (H, W), (H, W, 1) or (H, W, 3), got shape {np.shape(image)}")
+        raise ValueError(
+            f"expected an image (H, W), (H, W, 1) or (H, W, 3), got shape {np.shape(image)}"
+        )
     if a.dtype != np.uint8:
         a = (np.clip(a, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
     return a
@@ -53,17 +59,30 @@ def to_uint8(image) -> np.ndarray:
     if a.ndim == 3 and a.shape[-1] == 1:
         a = a[..., 0]
     if a.ndim == 2:
-        return a if a.dtype == np.uint8 else (np.clip(a, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+        return (
+            a
+            if a.dtype == np.uint8
+            else (np.clip(a, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+        )
     return to_rgb8(a)
 
 
 def zoom(image: np.ndarray, factor: int) -> np.ndarray:
     """Nearest-neighbour upscaling of (H, W, ...) by a whole ``factor``."""
-    return image if factor == 1 else np.repeat(np.repeat(image, factor, axis=0), factor, axis=1)
+    return (
+        image
+        if factor == 1
+        else np.repeat(np.repeat(image, factor, axis=0), factor, axis=1)
+    )
 
 
 def _chunk(tag: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+    return (
+        struct.pack(">I", len(data))
+        + tag
+        + data
+        + struct.pack(">I", zlib.crc32(tag + data))
+    )
 
 
 def png(pixels: np.ndarray, palette: np.ndarray | None = None) -> bytes:
@@ -73,12 +92,22 @@ def png(pixels: np.ndarray, palette: np.ndarray | None = None) -> bytes:
     take tens)."""
     pixels = np.ascontiguousarray(pixels, np.uint8)  # (H, W) or (H, W, 3)
     h, w = pixels.shape[:2]
-    colour_type = 2 if pixels.ndim == 3 else 3 if palette is not None else 0   # RGB, palette, grey
-    rows = np.concatenate([np.zeros((h, 1), np.uint8), pixels.reshape(h, -1)], axis=1)  # filter 0 a row
-    out = [b"\x89PNG\r\n\x1a\n", _chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, colour_type, 0, 0, 0))]
+    colour_type = (
+        2 if pixels.ndim == 3 else 3 if palette is not None else 0
+    )  # RGB, palette, grey
+    rows = np.concatenate(
+        [np.zeros((h, 1), np.uint8), pixels.reshape(h, -1)], axis=1
+    )  # filter 0 a row
+    out = [
+        b"\x89PNG\r\n\x1a\n",
+        _chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, colour_type, 0, 0, 0)),
+    ]
     if palette is not None:
         out.append(_chunk(b"PLTE", np.asarray(palette, np.uint8).tobytes()))
-    out += [_chunk(b"IDAT", zlib.compress(rows.tobytes(), PNG_LEVEL)), _chunk(b"IEND", b"")]
+    out += [
+        _chunk(b"IDAT", zlib.compress(rows.tobytes(), PNG_LEVEL)),
+        _chunk(b"IEND", b""),
+    ]
     return b"".join(out)
 
 
@@ -88,9 +117,12 @@ def paste(target, source, box, at=None, factor: int = 1) -> np.ndarray:
     ``factor`` pixels (a token's side), as ``vqlab.tokens.transplant`` counts them."""
     from .tokens import check_box
 
-    top, left, height, width, at_top, at_left = check_box(np.shape(source)[:2], box, at, factor)
+    top, left, height, width, at_top, at_left = check_box(
+        np.shape(source)[:2], box, at, factor
+    )
     out = np.array(target, copy=True)
     f = factor
-    out[at_top * f:(at_top + height) * f, at_left * f:(at_left + width) * f] = \
-        np.asarray(source)[top * f:(top + height) * f, left * f:(left + width) * f]
+    out[at_top * f : (at_top + height) * f, at_left * f : (at_left + width) * f] = (
+        np.asarray(source)[top * f : (top + height) * f, left * f : (left + width) * f]
+    )
     return out

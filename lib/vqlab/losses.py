@@ -24,10 +24,18 @@ from keras import ops
 LOG_2PI = math.log(2.0 * math.pi)
 EPS = 1e-7  # probabilities are clipped to [EPS, 1 - EPS] so that log p stays finite
 RECONSTRUCTIONS = ("bce", "mse")  # the names reconstruction_loss knows
-CONCRETE = (np.ndarray, np.generic, int, float, list, tuple)  # values that can be checked now
+CONCRETE = (
+    np.ndarray,
+    np.generic,
+    int,
+    float,
+    list,
+    tuple,
+)  # values that can be checked now
 
 
 # Inputs -------------------------------------------------------------------------------
+
 
 def _backend(*values):
     """``np`` when every value is concrete (checked and computed in NumPy), else ``keras.ops``."""
@@ -43,20 +51,30 @@ def _floats(a) -> np.ndarray:
 def _array(name: str, a) -> np.ndarray:
     """A concrete value as a finite float array with a batch axis (float64 stays float64)."""
     a = np.asarray(a)
-    if not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer) or a.dtype == bool):
+    if not (
+        np.issubdtype(a.dtype, np.floating)
+        or np.issubdtype(a.dtype, np.integer)
+        or a.dtype == bool
+    ):
         raise ValueError(f"{name} should hold numbers, got dtype {a.dtype}")
     a = _floats(a)
     if a.ndim == 0:
-        raise ValueError(f"{name} should be a batch with one row per example, got a single number {a}")
+        raise ValueError(
+            f"{name} should be a batch with one row per example, got a single number {a}"
+        )
     if not np.all(np.isfinite(a)):
-        raise ValueError(f"{name} contains NaN or infinite values ({np.count_nonzero(~np.isfinite(a))} "
-                         f"of {a.size}): expected finite numbers")
+        raise ValueError(
+            f"{name} contains NaN or infinite values ({np.count_nonzero(~np.isfinite(a))} "
+            f"of {a.size}): expected finite numbers"
+        )
     return a
 
 
 def _in_unit_interval(name: str, a: np.ndarray, hint: str = "") -> None:
     if a.size and (a.min() < 0.0 or a.max() > 1.0):
-        raise ValueError(f"{name} should lie in [0, 1], got values in [{a.min():.4g}, {a.max():.4g}]{hint}")
+        raise ValueError(
+            f"{name} should lie in [0, 1], got values in [{a.min():.4g}, {a.max():.4g}]{hint}"
+        )
 
 
 def _pair(x, x_hat, names=("x", "x_hat")):
@@ -74,10 +92,14 @@ def _pair(x, x_hat, names=("x", "x_hat")):
         x_hat = xp.expand_dims(x_hat, -1)
     if xp is np and x.shape != x_hat.shape:
         if len(x) != len(x_hat):
-            raise ValueError(f"{names[0]} holds {len(x)} examples and {names[1]} {len(x_hat)}: "
-                             f"expected one {names[1]} per {names[0]} (shapes {x.shape} and {x_hat.shape})")
-        raise ValueError(f"{names[0]} and {names[1]} should have the same shape (images (n, H, W) "
-                         f"and (n, H, W, 1) may be mixed), got {x.shape} and {x_hat.shape}")
+            raise ValueError(
+                f"{names[0]} holds {len(x)} examples and {names[1]} {len(x_hat)}: "
+                f"expected one {names[1]} per {names[0]} (shapes {x.shape} and {x_hat.shape})"
+            )
+        raise ValueError(
+            f"{names[0]} and {names[1]} should have the same shape (images (n, H, W) "
+            f"and (n, H, W, 1) may be mixed), got {x.shape} and {x_hat.shape}"
+        )
     if xp is ops:
         x = ops.convert_to_tensor(x, "float32")
         x_hat = ops.convert_to_tensor(x_hat, "float32")
@@ -89,6 +111,7 @@ def _non_batch_axes(t) -> tuple[int, ...]:
 
 
 # Gaussians ----------------------------------------------------------------------------
+
 
 def kl_to_standard_normal(mean, log_var):
     """KL(N(mean, diag(exp(log_var))) || N(0, I)) per example (thesis eq. 3.23).
@@ -102,7 +125,9 @@ def kl_to_standard_normal(mean, log_var):
             f"{tuple(np.shape(mean))} and {tuple(np.shape(log_var))}"
         )
     if len(np.shape(mean)) != 2:
-        raise ValueError(f"mean should have shape (batch, latent_dim), got {tuple(np.shape(mean))}")
+        raise ValueError(
+            f"mean should have shape (batch, latent_dim), got {tuple(np.shape(mean))}"
+        )
     xp = _backend(mean, log_var)
     if xp is np:
         mean, log_var = _array("mean", mean), _array("log_var", log_var)
@@ -125,7 +150,9 @@ def log_normal(z, mean, log_var):
     xp = _backend(z, mean, log_var)
     if xp is np:
         z, mean, log_var = (_floats(a) for a in (z, mean, log_var))
-    return -0.5 * xp.sum(LOG_2PI + log_var + xp.square(z - mean) / xp.exp(log_var), axis=-1)
+    return -0.5 * xp.sum(
+        LOG_2PI + log_var + xp.square(z - mean) / xp.exp(log_var), axis=-1
+    )
 
 
 def gaussian_nll(x, mean, variance: float = 1.0):
@@ -134,8 +161,13 @@ def gaussian_nll(x, mean, variance: float = 1.0):
     With ``variance=1`` this is 0.5 * squared error + 0.5 * log(2 pi) per pixel, so
     minimising squared error maximises a unit-variance Gaussian likelihood.
     """
-    if not (isinstance(variance, (int, float, np.integer, np.floating)) and 0 < variance < math.inf):
-        raise ValueError(f"variance should be a positive finite number, got {variance!r}")
+    if not (
+        isinstance(variance, (int, float, np.integer, np.floating))
+        and 0 < variance < math.inf
+    ):
+        raise ValueError(
+            f"variance should be a positive finite number, got {variance!r}"
+        )
     xp, x, mean = _pair(x, mean, ("x", "mean"))
     per_pixel = 0.5 * (LOG_2PI + math.log(variance) + xp.square(x - mean) / variance)
     return xp.sum(per_pixel, axis=_non_batch_axes(per_pixel))
@@ -153,6 +185,7 @@ def mean_squared_error(x, x_hat):
 
 # Bernoulli ----------------------------------------------------------------------------
 
+
 def bernoulli_nll(x, probs):
     """-log Bernoulli(x; probs) per example (binary cross-entropy summed over pixels).
 
@@ -161,8 +194,12 @@ def bernoulli_nll(x, probs):
     """
     xp, x, probs = _pair(x, probs, ("x", "probs"))
     if xp is np:
-        _in_unit_interval("x", x, " (pixels of a Bernoulli likelihood; divide 0-255 images by 255)")
-        _in_unit_interval("probs", probs, " (pixel probabilities, e.g. a sigmoid output)")
+        _in_unit_interval(
+            "x", x, " (pixels of a Bernoulli likelihood; divide 0-255 images by 255)"
+        )
+        _in_unit_interval(
+            "probs", probs, " (pixel probabilities, e.g. a sigmoid output)"
+        )
     p = xp.clip(probs, EPS, 1.0 - EPS)
     per_pixel = -(x * xp.log(p) + (1.0 - x) * xp.log(1.0 - p))
     return xp.sum(per_pixel, axis=_non_batch_axes(per_pixel))
@@ -179,6 +216,7 @@ def reconstruction_loss(kind: str, x, x_hat):
 
 # Bounds on log p(x) ---------------------------------------------------------------------
 
+
 def elbo(x, probs, mean, log_var):
     """Evidence lower bound per example, Bernoulli decoder: E_q[log p(x|z)] - KL(q || p).
 
@@ -187,12 +225,16 @@ def elbo(x, probs, mean, log_var):
     and ``log_var`` has one row per image.
     """
     if _backend(x, mean) is np and np.ndim(x) and np.ndim(mean) and len(x) != len(mean):
-        raise ValueError(f"x holds {len(x)} images and mean {len(mean)} rows: "
-                         "expected the posterior (mean, log_var) of each image")
+        raise ValueError(
+            f"x holds {len(x)} images and mean {len(mean)} rows: "
+            "expected the posterior (mean, log_var) of each image"
+        )
     return -bernoulli_nll(x, probs) - kl_to_standard_normal(mean, log_var)
 
 
-def importance_log_weights(model, x, k: int = 100, seed: int = 0, batch_size: int = 500) -> np.ndarray:
+def importance_log_weights(
+    model, x, k: int = 100, seed: int = 0, batch_size: int = 500
+) -> np.ndarray:
     """log w_i = log p(x|z_i) + log p(z_i) - log q(z_i|x) for k draws z_i ~ q(z|x): shape (k, n).
 
     Their mean is a k-sample estimate of the ELBO; the log of their mean exponential is the
@@ -206,7 +248,7 @@ def importance_log_weights(model, x, k: int = 100, seed: int = 0, batch_size: in
     rng = np.random.default_rng(seed)
     out = []
     for start in range(0, len(x), batch_size):
-        xb = x[start:start + batch_size]
+        xb = x[start : start + batch_size]
         n = len(xb)
         mean, log_var = (np.asarray(t) for t in model.posterior(xb))
         eps = rng.standard_normal((k, n, mean.shape[1])).astype(np.float32)
@@ -214,11 +256,15 @@ def importance_log_weights(model, x, k: int = 100, seed: int = 0, batch_size: in
         probs = np.asarray(model.decode(z.reshape(k * n, -1)))  # (k * n, H, W, C)
         x_rep = np.broadcast_to(xb, (k,) + xb.shape).reshape((k * n,) + xb.shape[1:])
         log_px_z = -bernoulli_nll(x_rep, probs).reshape(k, n)
-        out.append(log_px_z + log_normal(z, 0.0, 0.0) - log_normal(z, mean, log_var))  # (k, n)
+        out.append(
+            log_px_z + log_normal(z, 0.0, 0.0) - log_normal(z, mean, log_var)
+        )  # (k, n)
     return np.concatenate(out, axis=1) if out else np.zeros((k, 0))
 
 
-def iwae_bound(model, x, k: int = 100, seed: int = 0, batch_size: int = 500) -> np.ndarray:
+def iwae_bound(
+    model, x, k: int = 100, seed: int = 0, batch_size: int = 500
+) -> np.ndarray:
     """Importance-weighted lower bound on log p(x) per example (Burda et al. 2016), in nats.
 
     log p(x) >= E[log (1/k) sum_i p(x|z_i) p(z_i) / q(z_i|x)], z_i ~ q(z|x).
@@ -230,27 +276,40 @@ def iwae_bound(model, x, k: int = 100, seed: int = 0, batch_size: int = 500) -> 
 def log_mean_exp(a, axis: int = 0) -> np.ndarray:
     """log(mean(exp(a))) along ``axis``, without overflow."""
     a = np.asarray(a, np.float64)
-    peak = a.max(axis=axis, keepdims=True) if a.shape[axis] else np.zeros_like(a.sum(axis=axis, keepdims=True))
+    peak = (
+        a.max(axis=axis, keepdims=True)
+        if a.shape[axis]
+        else np.zeros_like(a.sum(axis=axis, keepdims=True))
+    )
     return np.squeeze(peak, axis) + np.log(np.mean(np.exp(a - peak), axis=axis))
 
 
 # Exact log p(x) for a 2-D latent ------------------------------------------------------
 
-def latent_grid(half_width: float, n: int, disc: bool = False) -> tuple[np.ndarray, float]:
+
+def latent_grid(
+    half_width: float, n: int, disc: bool = False
+) -> tuple[np.ndarray, float]:
     """The midpoints z (G, 2) of an n x n grid of cells over [-half_width, half_width]^2
     (G = n * n), or with ``disc`` only those within the disc |z| <= half_width; and the
     log of one cell's area."""
     if not (isinstance(n, (int, np.integer)) and n >= 1) or not half_width > 0:
-        raise ValueError(f"expected a positive half_width and a positive integer n, got {half_width!r}, {n!r}")
+        raise ValueError(
+            f"expected a positive half_width and a positive integer n, got {half_width!r}, {n!r}"
+        )
     h = 2.0 * half_width / n
     u = -half_width + h * (np.arange(n) + 0.5)
-    z = np.stack(np.meshgrid(u, u, indexing="ij"), axis=-1).reshape(-1, 2)  # (n*n, 2): z1 major
+    z = np.stack(np.meshgrid(u, u, indexing="ij"), axis=-1).reshape(
+        -1, 2
+    )  # (n*n, 2): z1 major
     if disc:
-        z = z[np.sum(z ** 2, axis=1) <= half_width ** 2]
+        z = z[np.sum(z**2, axis=1) <= half_width**2]
     return z.astype(np.float32), 2.0 * math.log(h)
 
 
-def log_evidence_grid(log_likelihood, radius: float = 5.0, n: int = 200, chunk: int = 8192) -> np.ndarray:
+def log_evidence_grid(
+    log_likelihood, radius: float = 5.0, n: int = 200, chunk: int = 8192
+) -> np.ndarray:
     """log p(x) = log of the integral of p(x|z) N(z; 0, I) over a 2-D latent z, by quadrature.
 
     The midpoint rule on the cells of an n x n grid over [-radius, radius]^2 whose centres
@@ -262,7 +321,7 @@ def log_evidence_grid(log_likelihood, radius: float = 5.0, n: int = 200, chunk: 
     z, log_cell = latent_grid(radius, n, disc=True)
     total = None
     for start in range(0, len(z), chunk):
-        zc = z[start:start + chunk]
+        zc = z[start : start + chunk]
         # float32 within a chunk (log-likelihoods of a few hundred nats keep ~1e-5 nats), float64
         # across; in place: the (N, chunk) array is the largest in the chapter, made once per chunk
         terms = np.array(log_likelihood(zc), np.float32)
@@ -281,15 +340,24 @@ def bernoulli_log_likelihood(decode, x):
     computed as one matrix product x @ logit(p)^T plus sum_i log(1 - p_i)."""
     x = _array("x", x).reshape(len(x), -1)
     if x.size and not np.all((x == 0) | (x == 1)):
-        raise ValueError("x should be binary (0 or 1 in every pixel) for a Bernoulli likelihood to be a "
-                         "probability; binarize it first, e.g. vqlab.data.mnist_binarized")
-    x1 = np.concatenate([x, np.ones((len(x), 1))], axis=1).astype(np.float32)  # (n, D + 1): a ones column
+        raise ValueError(
+            "x should be binary (0 or 1 in every pixel) for a Bernoulli likelihood to be a "
+            "probability; binarize it first, e.g. vqlab.data.mnist_binarized"
+        )
+    x1 = np.concatenate([x, np.ones((len(x), 1))], axis=1).astype(
+        np.float32
+    )  # (n, D + 1): a ones column
 
     def log_likelihood(z):
-        p = np.clip(np.asarray(decode(z), np.float32).reshape(len(z), -1), EPS, 1.0 - EPS)  # (G, D)
+        p = np.clip(
+            np.asarray(decode(z), np.float32).reshape(len(z), -1), EPS, 1.0 - EPS
+        )  # (G, D)
         log_1mp = np.log1p(-p)
         # [logit(p), sum log(1 - p)]: the product with [x, 1] adds the per-point sum in the same pass
-        rhs = np.concatenate([np.log(p) - log_1mp, log_1mp.sum(axis=1, keepdims=True, dtype=np.float64)], axis=1)
-        return x1 @ rhs.astype(np.float32).T                                                  # (n, G)
+        rhs = np.concatenate(
+            [np.log(p) - log_1mp, log_1mp.sum(axis=1, keepdims=True, dtype=np.float64)],
+            axis=1,
+        )
+        return x1 @ rhs.astype(np.float32).T  # (n, G)
 
     return log_likelihood

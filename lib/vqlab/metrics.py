@@ -15,12 +15,16 @@ def mse(a, b) -> np.ndarray:
     ``losses.mean_squared_error`` on NumPy arrays, with its checks: ``a`` and ``b`` hold the
     same number of images of the same shape ((n, H, W) and (n, H, W, 1) may be mixed), all finite.
     """
-    return losses.mean_squared_error(np.asarray(a, np.float64), np.asarray(b, np.float64))
+    return losses.mean_squared_error(
+        np.asarray(a, np.float64), np.asarray(b, np.float64)
+    )
 
 
 def psnr_of_mse(mse_values, peak: float = 1.0) -> np.ndarray:
     """Peak signal-to-noise ratio in dB of given mean squared errors: 10 log10(peak^2 / mse)."""
-    return 10.0 * np.log10(peak ** 2 / np.maximum(np.asarray(mse_values, np.float64), MIN_MSE))
+    return 10.0 * np.log10(
+        peak**2 / np.maximum(np.asarray(mse_values, np.float64), MIN_MSE)
+    )
 
 
 def psnr(a, b, peak: float = 1.0) -> np.ndarray:
@@ -35,8 +39,13 @@ def knn_accuracy(z_train, y_train, z_test, y_test, k: int = 5) -> float:
     refused with a message naming the right call (``encode_latents``)."""
     from sklearn.neighbors import KNeighborsClassifier
 
-    z_train, z_test = checks.vectors("z_train", z_train), checks.vectors("z_test", z_test)
-    clf = KNeighborsClassifier(n_neighbors=k).fit(np.asarray(z_train).reshape(len(z_train), -1), y_train)
+    z_train, z_test = (
+        checks.vectors("z_train", z_train),
+        checks.vectors("z_test", z_test),
+    )
+    clf = KNeighborsClassifier(n_neighbors=k).fit(
+        np.asarray(z_train).reshape(len(z_train), -1), y_train
+    )
     return float(clf.score(np.asarray(z_test).reshape(len(z_test), -1), y_test))
 
 

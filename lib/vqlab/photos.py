@@ -31,40 +31,99 @@ from . import metrics
 from .images import as_batch
 
 HELD_OUT = ("astronaut", "chelsea", "coffee", "china")
-EVAL_SIZE = 256                       # the dVAE's input size: held-out photos are judged at 256x256
-TRAIN_SHORT_SIDES = (192, 256, 320, 400, 512)  # rescales: a training photo's shortest side, capped at its own
+EVAL_SIZE = 256  # the dVAE's input size: held-out photos are judged at 256x256
+TRAIN_SHORT_SIDES = (
+    192,
+    256,
+    320,
+    400,
+    512,
+)  # rescales: a training photo's shortest side, capped at its own
 RESAMPLE = Image.Resampling.LANCZOS
 
 
 @dataclass(frozen=True)
 class Photo:
     name: str
-    source: str     # where the file comes from (package and file)
-    licence: str    # as its package documents it
+    source: str  # where the file comes from (package and file)
+    licence: str  # as its package documents it
     colour: bool
 
 
 _SK = "scikit-image (skimage/data/{})"
-PHOTOS: dict[str, Photo] = {p.name: p for p in (
-    Photo("astronaut", _SK.format("astronaut.png"), "public domain (NASA; no known copyright restrictions)", True),
-    Photo("chelsea", _SK.format("chelsea.png"), "CC0 (photographer Stefan van der Walt)", True),
-    Photo("coffee", _SK.format("coffee.png"), "CC0 (photographer Rachel Michetti)", True),
-    Photo("china", "scikit-learn (sklearn/datasets/images/china.jpg)",
-          "CC BY 2.0 (danielbuechele on Flickr)", True),
-    Photo("flower", "scikit-learn (sklearn/datasets/images/flower.jpg)", "CC BY 2.0 (vultilion on Flickr)", True),
-    Photo("rocket", _SK.format("rocket.jpg"), "public domain (SpaceX)", True),
-    Photo("hubble_deep_field", _SK.format("hubble_deep_field.jpg"), "public domain (NASA)", True),
-    Photo("retina", _SK.format("retina.jpg"), "CC0 1.0 (Wikimedia Commons)", True),
-    Photo("immunohistochemistry", _SK.format("ihc.png"), "no known copyright restrictions (CMMI)", True),
-    Photo("grace_hopper", "matplotlib (mpl-data/sample_data/grace_hopper.jpg)",
-          "public domain (U.S. Navy photograph)", True),
-    Photo("camera", _SK.format("camera.png"), "CC0 (photographer Lav Varshney)", False),
-    Photo("coins", _SK.format("coins.png"), "no known copyright restrictions (Brooklyn Museum)", False),
-    Photo("clock", _SK.format("clock_motion.png"), "public domain (photographer Stefan van der Walt)", False),
-    Photo("brick", _SK.format("brick.png"), "CC0 (CC0Textures)", False),
-    Photo("grass", _SK.format("grass.png"), "CC0 (DeviantArt, linolafett)", False),
-    Photo("gravel", _SK.format("gravel.png"), "CC0 (CC0Textures)", False),
-)}
+PHOTOS: dict[str, Photo] = {
+    p.name: p
+    for p in (
+        Photo(
+            "astronaut",
+            _SK.format("astronaut.png"),
+            "public domain (NASA; no known copyright restrictions)",
+            True,
+        ),
+        Photo(
+            "chelsea",
+            _SK.format("chelsea.png"),
+            "CC0 (photographer Stefan van der Walt)",
+            True,
+        ),
+        Photo(
+            "coffee",
+            _SK.format("coffee.png"),
+            "CC0 (photographer Rachel Michetti)",
+            True,
+        ),
+        Photo(
+            "china",
+            "scikit-learn (sklearn/datasets/images/china.jpg)",
+            "CC BY 2.0 (danielbuechele on Flickr)",
+            True,
+        ),
+        Photo(
+            "flower",
+            "scikit-learn (sklearn/datasets/images/flower.jpg)",
+            "CC BY 2.0 (vultilion on Flickr)",
+            True,
+        ),
+        Photo("rocket", _SK.format("rocket.jpg"), "public domain (SpaceX)", True),
+        Photo(
+            "hubble_deep_field",
+            _SK.format("hubble_deep_field.jpg"),
+            "public domain (NASA)",
+            True,
+        ),
+        Photo("retina", _SK.format("retina.jpg"), "CC0 1.0 (Wikimedia Commons)", True),
+        Photo(
+            "immunohistochemistry",
+            _SK.format("ihc.png"),
+            "no known copyright restrictions (CMMI)",
+            True,
+        ),
+        Photo(
+            "grace_hopper",
+            "matplotlib (mpl-data/sample_data/grace_hopper.jpg)",
+            "public domain (U.S. Navy photograph)",
+            True,
+        ),
+        Photo(
+            "camera", _SK.format("camera.png"), "CC0 (photographer Lav Varshney)", False
+        ),
+        Photo(
+            "coins",
+            _SK.format("coins.png"),
+            "no known copyright restrictions (Brooklyn Museum)",
+            False,
+        ),
+        Photo(
+            "clock",
+            _SK.format("clock_motion.png"),
+            "public domain (photographer Stefan van der Walt)",
+            False,
+        ),
+        Photo("brick", _SK.format("brick.png"), "CC0 (CC0Textures)", False),
+        Photo("grass", _SK.format("grass.png"), "CC0 (DeviantArt, linolafett)", False),
+        Photo("gravel", _SK.format("gravel.png"), "CC0 (CC0Textures)", False),
+    )
+}
 TRAIN = tuple(n for n in PHOTOS if n not in HELD_OUT)
 
 
@@ -81,7 +140,9 @@ def _pixels(name: str) -> np.ndarray:
             return np.asarray(Image.open(f).convert("RGB"))
     import skimage.data
 
-    return getattr(skimage.data, name)()  # bundled in the wheel: no download (pooch is never asked)
+    return getattr(
+        skimage.data, name
+    )()  # bundled in the wheel: no download (pooch is never asked)
 
 
 @lru_cache(maxsize=None)
@@ -114,7 +175,7 @@ def square(name: str, size: int = EVAL_SIZE) -> np.ndarray:
     a = _resize_short_side(_photo_uint8(name), size)
     h, w = a.shape[:2]
     top, left = (h - size) // 2, (w - size) // 2
-    return a[top:top + size, left:left + size].astype(np.float32) / 255.0
+    return a[top : top + size, left : left + size].astype(np.float32) / 255.0
 
 
 def held_out(size: int = EVAL_SIZE) -> np.ndarray:
@@ -135,7 +196,9 @@ def _pyramid(split: str) -> tuple[np.ndarray, ...]:
     levels = []
     for name in _split_names(split):
         a = _photo_uint8(name)
-        levels += [_resize_short_side(a, s) for s in sides if s <= min(a.shape[:2])] or [a]
+        levels += [
+            _resize_short_side(a, s) for s in sides if s <= min(a.shape[:2])
+        ] or [a]
     return tuple(levels)
 
 
@@ -150,8 +213,11 @@ def crops(split: str, n: int, size: int = 64, seed: int = 0) -> np.ndarray:
     out = np.empty((n, size, size, 3), np.uint8)
     for i in range(n):
         a = levels[rng.integers(len(levels))]
-        top, left = rng.integers(a.shape[0] - size + 1), rng.integers(a.shape[1] - size + 1)
-        c = a[top:top + size, left:left + size]
+        top, left = (
+            rng.integers(a.shape[0] - size + 1),
+            rng.integers(a.shape[1] - size + 1),
+        )
+        c = a[top : top + size, left : left + size]
         out[i] = c[:, ::-1] if rng.random() < 0.5 else c
     return out.astype(np.float32) / 255.0
 
@@ -166,8 +232,13 @@ def thumbnails(split: str, n: int, size: int = 32, seed: int = 0) -> np.ndarray:
         a = _photo_uint8(names[rng.integers(len(names))])
         short = min(a.shape[:2])
         side = int(rng.integers(max(size, short // 4), short + 1))
-        top, left = rng.integers(a.shape[0] - side + 1), rng.integers(a.shape[1] - side + 1)
-        c = Image.fromarray(np.ascontiguousarray(a[top:top + side, left:left + side])).resize((size, size), RESAMPLE)
+        top, left = (
+            rng.integers(a.shape[0] - side + 1),
+            rng.integers(a.shape[1] - side + 1),
+        )
+        c = Image.fromarray(
+            np.ascontiguousarray(a[top : top + side, left : left + side])
+        ).resize((size, size), RESAMPLE)
         c = np.asarray(c)
         out[i] = c[:, ::-1] if rng.random() < 0.5 else c
     return out.astype(np.float32) / 255.0
@@ -179,17 +250,29 @@ CROPS_PER_SPLIT = {"train": 8000, "test": 256}
 
 def crop_data(size: int):
     """``loader(split, limit)`` for ``recipes.register_data``: ``crops`` of side ``size``."""
+
     def load(split: str, limit: int | None = None) -> np.ndarray:
-        n = CROPS_PER_SPLIT[split] if limit is None else min(limit, CROPS_PER_SPLIT[split])
+        n = (
+            CROPS_PER_SPLIT[split]
+            if limit is None
+            else min(limit, CROPS_PER_SPLIT[split])
+        )
         return crops(split, n, size)
+
     return load
 
 
 def thumbnail_data(size: int):
     """``loader(split, limit)`` for ``recipes.register_data``: ``thumbnails`` of side ``size``."""
+
     def load(split: str, limit: int | None = None) -> np.ndarray:
-        n = CROPS_PER_SPLIT[split] if limit is None else min(limit, CROPS_PER_SPLIT[split])
+        n = (
+            CROPS_PER_SPLIT[split]
+            if limit is None
+            else min(limit, CROPS_PER_SPLIT[split])
+        )
         return thumbnails(split, n, size)
+
     return load
 
 
@@ -206,7 +289,12 @@ def psnr(a, b) -> np.ndarray:
 # population (not sample) covariances, K1 = 0.01, K2 = 0.03, the mean of the SSIM map over
 # the image and the colour channels. scikit-image's defaults differ (a uniform 7 x 7 window,
 # sample covariances); these arguments select the paper's form.
-SSIM_ARGS = {"gaussian_weights": True, "sigma": 1.5, "use_sample_covariance": False, "data_range": 1.0}
+SSIM_ARGS = {
+    "gaussian_weights": True,
+    "sigma": 1.5,
+    "use_sample_covariance": False,
+    "data_range": 1.0,
+}
 
 
 def ssim(a, b) -> np.ndarray:
@@ -215,20 +303,32 @@ def ssim(a, b) -> np.ndarray:
     from skimage.metrics import structural_similarity
 
     a, b = _batch(a), _batch(b)
-    return np.array([structural_similarity(p, q, channel_axis=-1, **SSIM_ARGS) for p, q in zip(a, b)])
+    return np.array(
+        [
+            structural_similarity(p, q, channel_axis=-1, **SSIM_ARGS)
+            for p, q in zip(a, b)
+        ]
+    )
 
 
 def token_bits_per_pixel(model) -> float:
     """Rate of a token grid with every token coded in log2(K) bits: h * w * log2(K) / (H * W)."""
     h, w = model.grid_shape
-    return float(h * w * np.log2(model.num_codes) / (model.image_shape[0] * model.image_shape[1]))
+    return float(
+        h * w * np.log2(model.num_codes) / (model.image_shape[0] * model.image_shape[1])
+    )
 
 
 def jpeg(image, quality: int) -> tuple[np.ndarray, float]:
     """Pillow's JPEG of one image (H, W, 3) at ``quality``: (decoded image, bits per pixel)."""
     buf = io.BytesIO()
-    Image.fromarray(np.round(np.clip(image, 0, 1) * 255).astype(np.uint8)).save(buf, "JPEG", quality=quality)
-    decoded = np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"), np.float32) / 255.0
+    Image.fromarray(np.round(np.clip(image, 0, 1) * 255).astype(np.uint8)).save(
+        buf, "JPEG", quality=quality
+    )
+    decoded = (
+        np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"), np.float32)
+        / 255.0
+    )
     return decoded, 8.0 * buf.tell() / (image.shape[0] * image.shape[1])
 
 
@@ -252,8 +352,16 @@ def rate_table(model, x, names=HELD_OUT) -> list[dict]:
     rows = []
     for name, xi, p in zip(names, x, psnr(x, rec)):
         j = jpeg_at_psnr(xi, p)
-        rows.append({"photo": name, "model_psnr_db": float(p), "model_bpp": bpp,
-                     "jpeg_quality": j["quality"], "jpeg_bpp": j["bpp"], "jpeg_psnr_db": j["psnr"]})
+        rows.append(
+            {
+                "photo": name,
+                "model_psnr_db": float(p),
+                "model_bpp": bpp,
+                "jpeg_quality": j["quality"],
+                "jpeg_bpp": j["bpp"],
+                "jpeg_psnr_db": j["psnr"],
+            }
+        )
     return rows
 
 
@@ -263,7 +371,9 @@ def rotate_layout(images, factor: int, k: int = 1) -> np.ndarray:
     would give if every token decoded to its own patch and nothing else."""
     x = _batch(images)
     n, h, w, c = x.shape
-    blocks = x.reshape(n, h // factor, factor, w // factor, factor, c)  # (n, rows, f, cols, f, C)
+    blocks = x.reshape(
+        n, h // factor, factor, w // factor, factor, c
+    )  # (n, rows, f, cols, f, C)
     return np.rot90(blocks, k, axes=(1, 3)).reshape(n, w, h, c)
 
 
@@ -284,10 +394,12 @@ def rotation_test(model, x, k: int = 1, factor: int | None = None) -> dict:
     decoded = _batch(model.decode(np.rot90(t, k, axes=(1, 2))))
     rot = lambda a: np.rot90(a, k, axes=(1, 2))  # noqa: E731
     layout = rotate_layout(rec, factor, k)
-    return {"vs_rotated_image": float(metrics.mse(decoded, rot(x)).mean()),
-            "vs_rotated_reconstruction": float(metrics.mse(decoded, rot(rec)).mean()),
-            "vs_rotated_layout": float(metrics.mse(decoded, layout).mean()),
-            "layout_vs_rotation": float(metrics.mse(rot(rec), layout).mean())}
+    return {
+        "vs_rotated_image": float(metrics.mse(decoded, rot(x)).mean()),
+        "vs_rotated_reconstruction": float(metrics.mse(decoded, rot(rec)).mean()),
+        "vs_rotated_layout": float(metrics.mse(decoded, layout).mean()),
+        "layout_vs_rotation": float(metrics.mse(rot(rec), layout).mean()),
+    }
 
 
 from .seams import box_distance, seam_profile  # noqa: E402,F401  (importable from here as before)
@@ -300,14 +412,23 @@ def held_out_report(model) -> dict:
     x = held_out(model.image_shape[0])
     rec = model.reconstruct(x)
     p, s = psnr(x, rec), ssim(x, rec)
-    return {"size": int(model.image_shape[0]), "bits_per_pixel": token_bits_per_pixel(model),
-            "per_photo": {n: {"psnr_db": round(float(a), 3), "ssim": round(float(b), 4)}
-                          for n, a, b in zip(HELD_OUT, p, s)},
-            "mean_psnr_db": round(float(np.mean(p)), 3), "mean_ssim": round(float(np.mean(s)), 4)}
+    return {
+        "size": int(model.image_shape[0]),
+        "bits_per_pixel": token_bits_per_pixel(model),
+        "per_photo": {
+            n: {"psnr_db": round(float(a), 3), "ssim": round(float(b), 4)}
+            for n, a, b in zip(HELD_OUT, p, s)
+        },
+        "mean_psnr_db": round(float(np.mean(p)), 3),
+        "mean_ssim": round(float(np.mean(s)), 4),
+    }
 
 
 def photo_list(names) -> list[dict]:
-    return [{"photo": n, "source": PHOTOS[n].source, "licence": PHOTOS[n].licence} for n in names]
+    return [
+        {"photo": n, "source": PHOTOS[n].source, "licence": PHOTOS[n].licence}
+        for n in names
+    ]
 
 
 def test_source_photos(size: int = EVAL_SIZE) -> tuple[np.ndarray, list[str]]:
@@ -315,17 +436,25 @@ def test_source_photos(size: int = EVAL_SIZE) -> tuple[np.ndarray, list[str]]:
     (short side resized, centre crop: the ImageNet tokenizers' protocol), and the photos' names."""
     from . import corpus
 
-    return corpus.test_images(size).astype(np.float32) / 255.0, [p.record["id"] for p in corpus.test_photos()]
+    return corpus.test_images(size).astype(np.float32) / 255.0, [
+        p.record["id"] for p in corpus.test_photos()
+    ]
 
 
 def report(model, x, names) -> dict:
     """PSNR and SSIM of ``model.reconstruct`` on photos ``x`` named ``names``."""
     rec = model.reconstruct(x)
     p, s = psnr(x, rec), ssim(x, rec)
-    return {"size": int(x.shape[1]), "bits_per_pixel": token_bits_per_pixel(model),
-            "per_photo": {n: {"psnr_db": round(float(a), 3), "ssim": round(float(b), 4)}
-                          for n, a, b in zip(names, p, s)},
-            "mean_psnr_db": round(float(np.mean(p)), 3), "mean_ssim": round(float(np.mean(s)), 4)}
+    return {
+        "size": int(x.shape[1]),
+        "bits_per_pixel": token_bits_per_pixel(model),
+        "per_photo": {
+            n: {"psnr_db": round(float(a), 3), "ssim": round(float(b), 4)}
+            for n, a, b in zip(names, p, s)
+        },
+        "mean_psnr_db": round(float(np.mean(p)), 3),
+        "mean_ssim": round(float(np.mean(s)), 4),
+    }
 
 
 def annotate_card(name: str) -> dict:
@@ -339,13 +468,22 @@ def annotate_card(name: str) -> dict:
     train = Counter(p.record["source"] for p in corpus.train_photos())
     test_x, test_names = test_source_photos(model.image_shape[0])
     return cards.update_card(
-        name, photos={"train_photos": sum(train.values()), "train_sources": dict(sorted(train.items())),
-                      "test_source": corpus.TEST_SOURCE, "held_out": photo_list(HELD_OUT),
-                      "credits": "book/credits.md (every photo, licence and author)"},
-        test_source=report(model, test_x, test_names), held_out=held_out_report(model))
+        name,
+        photos={
+            "train_photos": sum(train.values()),
+            "train_sources": dict(sorted(train.items())),
+            "test_source": corpus.TEST_SOURCE,
+            "held_out": photo_list(HELD_OUT),
+            "credits": "book/credits.md (every photo, licence and author)",
+        },
+        test_source=report(model, test_x, test_names),
+        held_out=held_out_report(model),
+    )
 
 
-if __name__ == "__main__":  # python -m vqlab.photos NAME ...: annotate trained photo models' cards
+if (
+    __name__ == "__main__"
+):  # python -m vqlab.photos NAME ...: annotate trained photo models' cards
     import sys
 
     for _name in sys.argv[1:]:

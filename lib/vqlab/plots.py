@@ -36,7 +36,9 @@ def use_book_style():
 use_book_style()
 
 
-def image_grid(images, ncols: int = 10, titles=None, size: float = 1.0, cmap="gray", axes=None):
+def image_grid(
+    images, ncols: int = 10, titles=None, size: float = 1.0, cmap="gray", axes=None
+):
     """Show images (n, H, W[, 1]) in a grid of ``ncols`` columns; return the figure.
 
     Each tile is ``size`` inches, shrunk so the grid fits ``PAGE_WIDTH``; titles (one line
@@ -48,9 +50,18 @@ def image_grid(images, ncols: int = 10, titles=None, size: float = 1.0, cmap="gr
     n = len(images)
     nrows = int(np.ceil(n / ncols))
     size = min(size, PAGE_WIDTH / ncols)
-    lines = max((str(t).count("\n") + 1 for t in titles), default=0) if titles is not None else 0
+    lines = (
+        max((str(t).count("\n") + 1 for t in titles), default=0)
+        if titles is not None
+        else 0
+    )
     title_h = lines * MIN_FONT * 1.3 / 72  # inches of title above each tile
-    fig, axs = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * (size + title_h) + 0.1), squeeze=False)
+    fig, axs = plt.subplots(
+        nrows,
+        ncols,
+        figsize=(ncols * size, nrows * (size + title_h) + 0.1),
+        squeeze=False,
+    )
     for i, ax in enumerate(axs.flat):
         ax.axis("off")
         if i < n:
@@ -66,7 +77,9 @@ def latent_scatter(z, labels, ax=None, title=None, s=2):
     z = np.asarray(z)
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 4.5))
-    sc = ax.scatter(z[:, 0], z[:, 1], c=labels, cmap="tab10", s=s, alpha=0.7, vmin=-0.5, vmax=9.5)
+    sc = ax.scatter(
+        z[:, 0], z[:, 1], c=labels, cmap="tab10", s=s, alpha=0.7, vmin=-0.5, vmax=9.5
+    )
     ax.figure.colorbar(sc, ax=ax, ticks=range(10), label="digit")
     ax.set_xlabel("$z_1$")
     ax.set_ylabel("$z_2$")
@@ -98,8 +111,18 @@ def token_grid(tokens, ax=None, num_codes=None, title=None):
         _, ax = plt.subplots(figsize=(3, 3))
     top = (num_codes or tokens.max() + 1) - 1
     ax.imshow(tokens, cmap="viridis", vmin=0, vmax=top)
-    for (i, j), t in np.ndenumerate(tokens):  # dark text on the bright (yellow) end of viridis
-        ax.text(j, i, str(t), ha="center", va="center", fontsize=MIN_FONT, color="black" if t > 0.6 * top else "white")
+    for (i, j), t in np.ndenumerate(
+        tokens
+    ):  # dark text on the bright (yellow) end of viridis
+        ax.text(
+            j,
+            i,
+            str(t),
+            ha="center",
+            va="center",
+            fontsize=MIN_FONT,
+            color="black" if t > 0.6 * top else "white",
+        )
     ax.set_xticks([])
     ax.set_yticks([])
     if title:
@@ -112,12 +135,19 @@ def markdown_table(rows: list[dict], digits: int = 4) -> str:
     floats are shown with ``digits`` significant digits."""
     rows = list(rows)
     if not rows:
-        raise ValueError("markdown_table needs at least one row (a dict of column -> value), got none")
+        raise ValueError(
+            "markdown_table needs at least one row (a dict of column -> value), got none"
+        )
     keys = list(rows[0])
     for i, r in enumerate(rows):
         if list(r) != keys:
-            raise ValueError(f"every row should have the keys {keys} in that order; row {i} has {list(r)}")
-    fmt = lambda v: f"{v:.{digits}g}" if isinstance(v, float) else str(v)
+            raise ValueError(
+                f"every row should have the keys {keys} in that order; row {i} has {list(r)}"
+            )
+
+    def fmt(v):
+        return f"{v:.{digits}g}" if isinstance(v, float) else str(v)
+
     lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
     lines += ["| " + " | ".join(fmt(r[k]) for k in keys) + " |" for r in rows]
     return "\n".join(lines)

@@ -21,7 +21,15 @@ import numpy as np
 
 from . import models  # noqa: F401  (importing the families registers their classes with Keras)
 from .cards import (  # noqa: F401  (the names this module has always offered)
-    WEIGHTS_DIR, WeightsError, card_path, check_name, names, read_card, rebuild_hint, weights_path)
+    WEIGHTS_DIR,
+    WeightsError,
+    card_path,
+    check_name,
+    names,
+    read_card,
+    rebuild_hint,
+    weights_path,
+)
 from .named_weights import STORE_DTYPE, load_into, save
 
 PACKAGE = "vqlab"
@@ -33,12 +41,18 @@ def model_class(card: dict, path: str = "the model card") -> type:
     registered = name if ">" in str(name) else f"{PACKAGE}>{name}"
     cls = keras.saving.get_registered_object(registered)
     if not isinstance(cls, type) or not issubclass(cls, keras.Model):
-        known = sorted(k.split(">", 1)[1] for k, v in keras.saving.get_custom_objects().items()
-                       if k.startswith(PACKAGE + ">") and isinstance(v, type)
-                       and issubclass(v, keras.Model))
-        raise WeightsError(f"{path} names class {name!r}, not a registered vqlab model (one of "
-                           f"{known}; register a class with "
-                           f"@keras.saving.register_keras_serializable(package='vqlab'))")
+        known = sorted(
+            k.split(">", 1)[1]
+            for k, v in keras.saving.get_custom_objects().items()
+            if k.startswith(PACKAGE + ">")
+            and isinstance(v, type)
+            and issubclass(v, keras.Model)
+        )
+        raise WeightsError(
+            f"{path} names class {name!r}, not a registered vqlab model (one of "
+            f"{known}; register a class with "
+            f"@keras.saving.register_keras_serializable(package='vqlab'))"
+        )
     return cls
 
 
@@ -48,7 +62,9 @@ def build(card: dict, path: str = "the model card") -> keras.Model:
     try:
         model = cls.from_config(card["config"])
     except (TypeError, ValueError) as err:
-        raise WeightsError(f"{path}: its config does not build a {card['class']}: {err}") from None
+        raise WeightsError(
+            f"{path}: its config does not build a {card['class']}: {err}"
+        ) from None
     return create_weights(model)
 
 
@@ -65,7 +81,9 @@ def save_weights(model: keras.Model, path: Path, dtype=STORE_DTYPE) -> str:
     return save(model, path, dtype=dtype)
 
 
-def load_weights_into(model: keras.Model, path: Path, expected_sha256: str, name: str) -> keras.Model:
+def load_weights_into(
+    model: keras.Model, path: Path, expected_sha256: str, name: str
+) -> keras.Model:
     """Set ``model``'s weights from ``path`` after checking its sha256 and every name and shape."""
     return load_into(model, path, expected_sha256, name)
 
@@ -84,8 +102,10 @@ def main(argv=None) -> int:
 
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] != ["convert-dalle"]:
-        print("usage: python -m vqlab.pretrained convert-dalle ENCODER DECODER --trust [--out DIR]",
-              file=sys.stderr)
+        print(
+            "usage: python -m vqlab.pretrained convert-dalle ENCODER DECODER --trust [--out DIR]",
+            file=sys.stderr,
+        )
         return 2
     from . import dalle
 

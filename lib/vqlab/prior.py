@@ -29,18 +29,17 @@ The functions ``sample``, ``log_prob``, ``bits`` and ``complete`` take a trained
 
 from __future__ import annotations
 
-import math
-
 import keras
 import numpy as np
-from keras import layers, ops
 
 from . import checks
 from .models.prior import KERNEL_WIDTH, LN2, NUM_CLASSES, GatedPixelCNN  # noqa: F401
+
 SAMPLE_BATCH = 1000  # grids per sampling pass
 
 
 # Scoring ---------------------------------------------------------------------------------
+
 
 def _log_softmax(logits: np.ndarray) -> np.ndarray:
     logits = np.asarray(logits, np.float64)
@@ -48,15 +47,21 @@ def _log_softmax(logits: np.ndarray) -> np.ndarray:
     return logits - m - np.log(np.exp(logits - m).sum(axis=-1, keepdims=True))
 
 
-def _position_log_probs(prior: GatedPixelCNN, tokens: np.ndarray, labels: np.ndarray,
-                        batch_size: int = SAMPLE_BATCH) -> np.ndarray:
+def _position_log_probs(
+    prior: GatedPixelCNN,
+    tokens: np.ndarray,
+    labels: np.ndarray,
+    batch_size: int = SAMPLE_BATCH,
+) -> np.ndarray:
     """log p(k_i | k_<i, label) of each position of checked int32 grids: (n, h, w), float64."""
     fn = prior.graph_call("logits")
     out = np.zeros(tokens.shape, np.float64)
     for s in range(0, len(tokens), batch_size):
-        t = tokens[s:s + batch_size]
-        logp = _log_softmax(fn(t, labels[s:s + batch_size]))                     # (b, h, w, K)
-        out[s:s + batch_size] = np.take_along_axis(logp, t[..., None].astype(np.int64), axis=-1)[..., 0]
+        t = tokens[s : s + batch_size]
+        logp = _log_softmax(fn(t, labels[s : s + batch_size]))  # (b, h, w, K)
+        out[s : s + batch_size] = np.take_along_axis(
+            logp, t[..., None].astype(np.int64), axis=-1
+        )[..., 0]
     return out
 
 
@@ -91,9 +96,12 @@ def unigram_bits(train_tokens, test_tokens, num_codes: int) -> np.ndarray:
 
 # Sampling --------------------------------------------------------------------------------
 
+
 def _check_temperature(temperature) -> float:
     if not checks.is_number(temperature) or temperature <= 0:
-        raise ValueError(f"temperature should be a finite number > 0, got {temperature!r}")
+        raise ValueError(
+            f"temperature should be a finite number > 0, got {temperature!r}"
+        )
     return float(temperature)
 
 
@@ -103,19 +111,30 @@ def _temperatures(temperature, n: int) -> np.ndarray:
         return np.full((n, 1), _check_temperature(temperature))
     t = np.asarray(temperature, np.float64)
     if t.shape != (n,) or not np.all(np.isfinite(t)) or not np.all(t > 0):
-        raise ValueError(f"temperature should be a number > 0 or {n} such numbers (one per grid), "
-                         f"got {temperature!r}")
+        raise ValueError(
+            f"temperature should be a number > 0 or {n} such numbers (one per grid), "
+            f"got {temperature!r}"
+        )
     return t[:, None]
 
 
 def _draw(logits: np.ndarray, temperature, rng: np.random.Generator) -> np.ndarray:
     """One code per row of ``logits`` (b, K) from softmax(logits / temperature) (Gumbel-max);
     ``temperature`` a number or (b, 1) per row."""
-    return np.argmax(np.asarray(logits, np.float64) / temperature + rng.gumbel(size=logits.shape), axis=-1)
+    return np.argmax(
+        np.asarray(logits, np.float64) / temperature + rng.gumbel(size=logits.shape),
+        axis=-1,
+    )
 
 
-def _raster_fill(prior: GatedPixelCNN, tokens: np.ndarray, labels: np.ndarray, mask: np.ndarray,
-                 temperature, rng: np.random.Generator) -> np.ndarray:
+def _raster_fill(
+    prior: GatedPixelCNN,
+    tokens: np.ndarray,
+    labels: np.ndarray,
+    mask: np.ndarray,
+    temperature,
+    rng: np.random.Generator,
+) -> np.ndarray:
     """Draw the masked positions of ``tokens`` (b, h, w) in raster order from p(k_i | k_<i).
 
     The vertical stack runs once per row, on rows 0..i only (row i's context depends on
@@ -127,17 +146,25 @@ def _raster_fill(prior: GatedPixelCNN, tokens: np.ndarray, labels: np.ndarray, m
     for i in range(h):
         if not mask[:, i].any():
             continue
-        contexts = [c[:, i:i + 1] for c in vertical(tokens[:, :i + 1], labels)]  # each (b, 1, w, 2C)
+        contexts = [
+            c[:, i : i + 1] for c in vertical(tokens[:, : i + 1], labels)
+        ]  # each (b, 1, w, 2C)
         for j in range(w):
             if not mask[:, i, j].any():
                 continue
-            row = horizontal(tokens[:, i:i + 1, :j + 1], [c[:, :, :j + 1] for c in contexts])  # (b, 1, j + 1, K)
-            logits = keras.ops.convert_to_numpy(row)[:, 0, j]                                  # (b, K)
-            tokens[:, i, j] = np.where(mask[:, i, j], _draw(logits, temperature, rng), tokens[:, i, j])
+            row = horizontal(
+                tokens[:, i : i + 1, : j + 1], [c[:, :, : j + 1] for c in contexts]
+            )  # (b, 1, j + 1, K)
+            logits = keras.ops.convert_to_numpy(row)[:, 0, j]  # (b, K)
+            tokens[:, i, j] = np.where(
+                mask[:, i, j], _draw(logits, temperature, rng), tokens[:, i, j]
+            )
     return tokens
 
 
-def sample(prior: GatedPixelCNN, n: int, temperature=1.0, label=None, seed: int = 0) -> np.ndarray:
+def sample(
+    prior: GatedPixelCNN, n: int, temperature=1.0, label=None, seed: int = 0
+) -> np.ndarray:
     """``n`` token grids (n, h, w) of int64 drawn from the prior, ready for ``VQVAE.decode``.
 
     ``temperature`` divides the logits (below 1: safer, more typical grids; above 1: more
@@ -157,29 +184,54 @@ def sample(prior: GatedPixelCNN, n: int, temperature=1.0, label=None, seed: int 
         return np.zeros((0, h, w), np.int64)
     out = []
     for s in range(0, n, SAMPLE_BATCH):
-        b = len(labels[s:s + SAMPLE_BATCH])
-        out.append(_raster_fill(prior, np.zeros((b, h, w), np.int32), labels[s:s + SAMPLE_BATCH],
-                                np.ones((b, h, w), bool), temperature[s:s + SAMPLE_BATCH], rng))
+        b = len(labels[s : s + SAMPLE_BATCH])
+        out.append(
+            _raster_fill(
+                prior,
+                np.zeros((b, h, w), np.int32),
+                labels[s : s + SAMPLE_BATCH],
+                np.ones((b, h, w), bool),
+                temperature[s : s + SAMPLE_BATCH],
+                rng,
+            )
+        )
     return np.concatenate(out).astype(np.int64)
 
 
 def _check_mask(mask, shape) -> np.ndarray:
     mask = np.asarray(mask)
     if mask.dtype != bool:
-        if not np.issubdtype(mask.dtype, np.integer) or (mask.size and not np.isin(mask, (0, 1)).all()):
-            raise ValueError(f"mask should be boolean or 0/1 integers (True or 1 = resample), "
-                             f"got dtype {mask.dtype}" + (f" with values {np.unique(mask)[:5]}"
-                                                          if np.issubdtype(mask.dtype, np.number) else ""))
+        if not np.issubdtype(mask.dtype, np.integer) or (
+            mask.size and not np.isin(mask, (0, 1)).all()
+        ):
+            raise ValueError(
+                f"mask should be boolean or 0/1 integers (True or 1 = resample), "
+                f"got dtype {mask.dtype}"
+                + (
+                    f" with values {np.unique(mask)[:5]}"
+                    if np.issubdtype(mask.dtype, np.number)
+                    else ""
+                )
+            )
         mask = mask.astype(bool)
     try:
         return np.broadcast_to(mask, shape)
     except ValueError:
-        raise ValueError(f"mask of shape {mask.shape} does not fit token grids of shape {shape}: "
-                         f"expected (h, w) or (n, h, w)") from None
+        raise ValueError(
+            f"mask of shape {mask.shape} does not fit token grids of shape {shape}: "
+            f"expected (h, w) or (n, h, w)"
+        ) from None
 
 
-def complete(prior: GatedPixelCNN, tokens, mask, label=None, temperature: float = 1.0,
-             sweeps: int = 2, seed: int = 0) -> np.ndarray:
+def complete(
+    prior: GatedPixelCNN,
+    tokens,
+    mask,
+    label=None,
+    temperature: float = 1.0,
+    sweeps: int = 2,
+    seed: int = 0,
+) -> np.ndarray:
     """Resample the positions of ``tokens`` (n, h, w) where ``mask`` (bool, (h, w) or
     (n, h, w)) is True; every other token stays as it is. Returns new int64 grids.
 
@@ -205,33 +257,41 @@ def complete(prior: GatedPixelCNN, tokens, mask, label=None, temperature: float 
     K = prior.num_codes
     for _ in range(sweeps):
         for i, j in zip(*np.nonzero(mask.any(axis=0))):
-            rows = np.nonzero(mask[:, i, j])[0]                                  # grids masked here
-            candidates = np.repeat(tokens[rows][:, None], K, axis=1)             # (m, K, h, w)
+            rows = np.nonzero(mask[:, i, j])[0]  # grids masked here
+            candidates = np.repeat(tokens[rows][:, None], K, axis=1)  # (m, K, h, w)
             candidates[:, :, i, j] = np.arange(K)
-            flat = candidates.reshape((-1,) + prior.grid_shape)                  # (m*K, h, w)
-            scores = _position_log_probs(prior, flat, np.repeat(labels[rows], K)).sum(axis=(1, 2))
+            flat = candidates.reshape((-1,) + prior.grid_shape)  # (m*K, h, w)
+            scores = _position_log_probs(prior, flat, np.repeat(labels[rows], K)).sum(
+                axis=(1, 2)
+            )
             tokens[rows, i, j] = _draw(scores.reshape(len(rows), K), temperature, rng)
     return tokens.astype(np.int64)
 
 
 # Checking the causal mask ------------------------------------------------------------------
 
+
 def influence(prior: GatedPixelCNN, grid, label=None) -> np.ndarray:
     """Which tokens reach which logits, measured: a bool matrix (hw, hw) whose entry [p, q]
     says whether changing the token at raster position p (to the next code) changes the
     logits at position q. A correct autoregressive prior has it strictly upper-triangular
     (q > p only); without a blind spot, every entry above the diagonal is True."""
-    grid = prior.check_tokens(grid)[:1].astype(np.int32)                    # (1, h, w)
+    grid = prior.check_tokens(grid)[:1].astype(np.int32)  # (1, h, w)
     h, w = prior.grid_shape
-    grids = np.repeat(grid, h * w + 1, axis=0)                                # the grid, then hw edits
+    grids = np.repeat(grid, h * w + 1, axis=0)  # the grid, then hw edits
     rows, cols = np.divmod(np.arange(h * w), w)
-    grids[np.arange(1, h * w + 1), rows, cols] = (grid[0, rows, cols] + 1) % prior.num_codes
+    grids[np.arange(1, h * w + 1), rows, cols] = (
+        grid[0, rows, cols] + 1
+    ) % prior.num_codes
     labels = prior.check_labels(label, 1).repeat(len(grids))
-    logits = keras.ops.convert_to_numpy(prior.graph_call("logits")(grids, labels))  # (hw + 1, h, w, K)
+    logits = keras.ops.convert_to_numpy(
+        prior.graph_call("logits")(grids, labels)
+    )  # (hw + 1, h, w, K)
     return (np.abs(logits[1:] - logits[:1]).max(axis=-1) > 0).reshape(h * w, h * w)
 
 
 # The VQ-VAE's bound on log p(x) --------------------------------------------------------------
+
 
 def bernoulli_distortion(x_binary, decoded, clip: float) -> np.ndarray:
     """-log p(x | z) in nats per image (n,) for binary images ``x_binary`` under a Bernoulli
@@ -242,7 +302,9 @@ def bernoulli_distortion(x_binary, decoded, clip: float) -> np.ndarray:
 
     x = np.asarray(x_binary, np.float32)
     if x.size and not np.isin(x, (0.0, 1.0)).all():
-        raise ValueError("x_binary should hold binary pixels (0 or 1), e.g. data.mnist_binarized")
+        raise ValueError(
+            "x_binary should hold binary pixels (0 or 1), e.g. data.mnist_binarized"
+        )
     if not checks.is_number(clip) or not 0 < clip < 0.5:
         raise ValueError(f"clip should be a number in (0, 0.5), got {clip!r}")
     probs = np.clip(np.asarray(decoded, np.float32), clip, 1.0 - clip)
@@ -251,7 +313,10 @@ def bernoulli_distortion(x_binary, decoded, clip: float) -> np.ndarray:
 
 # Training data ---------------------------------------------------------------------------
 
-def mnist_tokens(split: str = "train", limit: int | None = None, vqvae: str = "vqvae_mnist") -> dict:
+
+def mnist_tokens(
+    split: str = "train", limit: int | None = None, vqvae: str = "vqvae_mnist"
+) -> dict:
     """The token grids of MNIST under the shipped VQ-VAE ``vqvae``, with the digit labels:
     ``{"tokens": int32 (n, h, w), "labels": int32 (n,)}``. Computed on each call (70,000
     encodes take seconds), never read from a cache."""
@@ -259,8 +324,10 @@ def mnist_tokens(split: str = "train", limit: int | None = None, vqvae: str = "v
     from .data import mnist_images, mnist_labels
 
     vq = pretrained.load(vqvae)
-    return {"tokens": vq.encode(mnist_images(split, limit)).astype(np.int32),
-            "labels": mnist_labels(split, limit).astype(np.int32)}
+    return {
+        "tokens": vq.encode(mnist_images(split, limit)).astype(np.int32),
+        "labels": mnist_labels(split, limit).astype(np.int32),
+    }
 
 
 from .seams import jump as seam_jump  # noqa: E402,F401  (importable from here as before)

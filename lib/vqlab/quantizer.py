@@ -37,9 +37,13 @@ from keras import ops
 
 from .checks import is_int, is_number
 
-COUNT_DECAY = 0.99        # moving count of assignments per code, when there is no EMA codebook
-LAPLACE_SMOOTHING = 1e-5  # keeps an EMA code that received no vectors from dividing by zero
-LOG_FLOOR = 1e-12         # log(0) guard in the perplexity and in the restart draw
+COUNT_DECAY = (
+    0.99  # moving count of assignments per code, when there is no EMA codebook
+)
+LAPLACE_SMOOTHING = (
+    1e-5  # keeps an EMA code that received no vectors from dividing by zero
+)
+LOG_FLOOR = 1e-12  # log(0) guard in the perplexity and in the restart draw
 
 
 def perplexity_from_counts(counts):
@@ -60,49 +64,88 @@ class VectorQuantizerBase(keras.layers.Layer):
 
     TRAINABLE_CODEBOOK = True
 
-    def __init__(self, num_codes: int, code_dim: int, beta: float = 0.25,
-                 dead_code_threshold: float | None = None, seed: int = 0, **kwargs):
+    def __init__(
+        self,
+        num_codes: int,
+        code_dim: int,
+        beta: float = 0.25,
+        dead_code_threshold: float | None = None,
+        seed: int = 0,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
-        if not (is_int(num_codes) and is_int(code_dim)) or num_codes < 1 or code_dim < 1:
-            raise ValueError(f"num_codes and code_dim must be positive integers, "
-                             f"got {num_codes!r}, {code_dim!r}")
+        if (
+            not (is_int(num_codes) and is_int(code_dim))
+            or num_codes < 1
+            or code_dim < 1
+        ):
+            raise ValueError(
+                f"num_codes and code_dim must be positive integers, "
+                f"got {num_codes!r}, {code_dim!r}"
+            )
         if not is_number(beta) or beta < 0:
-            raise ValueError(f"beta should be a number >= 0 (the paper uses 0.25), got {beta!r}")
+            raise ValueError(
+                f"beta should be a number >= 0 (the paper uses 0.25), got {beta!r}"
+            )
         if dead_code_threshold is not None and not (
-                is_number(dead_code_threshold) and dead_code_threshold > 0):
-            raise ValueError(f"dead_code_threshold should be a number > 0 or None, "
-                             f"got {dead_code_threshold!r}")
-        self.num_codes, self.code_dim, self.beta = int(num_codes), int(code_dim), float(beta)
+            is_number(dead_code_threshold) and dead_code_threshold > 0
+        ):
+            raise ValueError(
+                f"dead_code_threshold should be a number > 0 or None, "
+                f"got {dead_code_threshold!r}"
+            )
+        self.num_codes, self.code_dim, self.beta = (
+            int(num_codes),
+            int(code_dim),
+            float(beta),
+        )
         self.dead_code_threshold, self.seed = dead_code_threshold, seed
         self.seed_generator = keras.random.SeedGenerator(seed)
 
     count_decay = COUNT_DECAY
 
     def get_config(self):
-        return {**super().get_config(), "num_codes": self.num_codes, "code_dim": self.code_dim,
-                "beta": self.beta, "dead_code_threshold": self.dead_code_threshold,
-                "seed": self.seed}
+        return {
+            **super().get_config(),
+            "num_codes": self.num_codes,
+            "code_dim": self.code_dim,
+            "beta": self.beta,
+            "dead_code_threshold": self.dead_code_threshold,
+            "seed": self.seed,
+        }
 
     def build(self, input_shape):
         self._check_last_axis(input_shape)
         limit = 1.0 / self.num_codes
         self.codebook = self.add_weight(
-            shape=(self.num_codes, self.code_dim), name="codebook",
+            shape=(self.num_codes, self.code_dim),
+            name="codebook",
             initializer=keras.initializers.RandomUniform(-limit, limit, seed=self.seed),
-            trainable=self.TRAINABLE_CODEBOOK)
-        self.code_count = self.add_weight(shape=(self.num_codes,), name="code_count",
-                                          initializer="ones", trainable=False)
+            trainable=self.TRAINABLE_CODEBOOK,
+        )
+        self.code_count = self.add_weight(
+            shape=(self.num_codes,),
+            name="code_count",
+            initializer="ones",
+            trainable=False,
+        )
 
     def _check_last_axis(self, shape):
-        if shape[-1] != self.code_dim:  # a reshape to (-1, D) would silently mix vectors
-            raise ValueError(f"{type(self).__name__} expects inputs with last axis "
-                             f"{self.code_dim}, got shape {tuple(shape)}")
+        if (
+            shape[-1] != self.code_dim
+        ):  # a reshape to (-1, D) would silently mix vectors
+            raise ValueError(
+                f"{type(self).__name__} expects inputs with last axis "
+                f"{self.code_dim}, got shape {tuple(shape)}"
+            )
 
     def distances(self, flat):
         """Squared distances (N, K) of each row of ``flat`` (N, D) to each code."""
-        return (ops.sum(ops.square(flat), axis=1, keepdims=True)
-                - 2.0 * ops.matmul(flat, ops.transpose(self.codebook))
-                + ops.sum(ops.square(self.codebook), axis=1)[None, :])
+        return (
+            ops.sum(ops.square(flat), axis=1, keepdims=True)
+            - 2.0 * ops.matmul(flat, ops.transpose(self.codebook))
+            + ops.sum(ops.square(self.codebook), axis=1)[None, :]
+        )
 
     def nearest_codes(self, flat):
         """Index (N,) of the nearest code for each row of ``flat`` (N, D)."""
@@ -127,20 +170,24 @@ class VectorQuantizerBase(keras.layers.Layer):
         ``training=True`` the moving counts, dead codes (and an EMA codebook) are updated.
         """
         self._check_last_axis(z_e.shape)
-        flat = ops.reshape(z_e, (-1, self.code_dim))                 # (N, D), N = every position
-        distances = self.distances(flat)                             # (N, K)
-        indices = ops.argmin(distances, axis=1)                      # (N,)
-        z_q = self.lookup(indices)                                   # (N, D)
+        flat = ops.reshape(z_e, (-1, self.code_dim))  # (N, D), N = every position
+        distances = self.distances(flat)  # (N, K)
+        indices = ops.argmin(distances, axis=1)  # (N,)
+        z_q = self.lookup(indices)  # (N, D)
 
         codebook_loss = ops.mean(ops.square(ops.stop_gradient(flat) - z_q))
-        commitment_loss = self.beta * ops.mean(ops.square(flat - ops.stop_gradient(z_q)))
+        commitment_loss = self.beta * ops.mean(
+            ops.square(flat - ops.stop_gradient(z_q))
+        )
 
-        one_hot = ops.one_hot(indices, self.num_codes)               # (N, K)
-        counts = ops.sum(one_hot, axis=0)                            # (K,)
+        one_hot = ops.one_hot(indices, self.num_codes)  # (N, K)
+        counts = ops.sum(one_hot, axis=0)  # (K,)
         if training:
-            self._update(ops.stop_gradient(flat), one_hot, counts, ops.min(distances, axis=1))
+            self._update(
+                ops.stop_gradient(flat), one_hot, counts, ops.min(distances, axis=1)
+            )
 
-        quantized = flat + ops.stop_gradient(z_q - flat)             # straight-through estimator
+        quantized = flat + ops.stop_gradient(z_q - flat)  # straight-through estimator
         return {
             "quantized": ops.reshape(quantized, ops.shape(z_e)),
             "indices": ops.reshape(indices, ops.shape(z_e)[:-1]),
@@ -157,7 +204,9 @@ class VectorQuantizerBase(keras.layers.Layer):
         self.update_codebook(flat, one_hot)
         if self.dead_code_threshold is not None:
             dead = self.code_count < self.dead_code_threshold
-            ops.cond(ops.any(dead), lambda: self.restart(flat, error, dead), lambda: None)
+            ops.cond(
+                ops.any(dead), lambda: self.restart(flat, error, dead), lambda: None
+            )
 
     def update_codebook(self, flat, one_hot):
         """A training step's change of the codes outside the gradient (none by default)."""
@@ -169,18 +218,25 @@ class VectorQuantizerBase(keras.layers.Layer):
         i-th draw. Drawing uniformly would mostly pick the most common vector (MNIST's blank
         background), which already has a code: the restarted code would tie and stay dead.
         """
-        gumbel = -ops.log(-ops.log(keras.random.uniform(ops.shape(error), LOG_FLOOR, 1.0,
-                                                        seed=self.seed_generator)))
+        gumbel = -ops.log(
+            -ops.log(
+                keras.random.uniform(
+                    ops.shape(error), LOG_FLOOR, 1.0, seed=self.seed_generator
+                )
+            )
+        )
         draws = ops.minimum(self.num_codes, ops.shape(flat)[0])
-        _, picks = ops.top_k(ops.log(error + LOG_FLOOR) + gumbel, draws)          # (draws,)
-        rank = ops.clip(ops.cumsum(ops.cast(dead, "int32")) - 1, 0, draws - 1)    # (K,)
-        fresh = ops.take(flat, ops.take(picks, rank), axis=0)                      # (K, D)
+        _, picks = ops.top_k(ops.log(error + LOG_FLOOR) + gumbel, draws)  # (draws,)
+        rank = ops.clip(ops.cumsum(ops.cast(dead, "int32")) - 1, 0, draws - 1)  # (K,)
+        fresh = ops.take(flat, ops.take(picks, rank), axis=0)  # (K, D)
         self.assign_restarted(dead, fresh)
 
     def assign_restarted(self, dead, fresh):
         """Codes where ``dead`` (K,) is True become ``fresh`` (K, D), with a count of one."""
         self.codebook.assign(ops.where(dead[:, None], fresh, self.codebook))
-        self.code_count.assign(ops.where(dead, ops.ones_like(self.code_count), self.code_count))
+        self.code_count.assign(
+            ops.where(dead, ops.ones_like(self.code_count), self.code_count)
+        )
 
     def initialize_from(self, z_e, seed: int = 0):
         """Data-dependent start: k-means++ seeding of the codebook on encoder outputs.
@@ -192,7 +248,9 @@ class VectorQuantizerBase(keras.layers.Layer):
         """
         flat = np.asarray(z_e, np.float32).reshape(-1, self.code_dim)
         if len(flat) < self.num_codes:
-            raise ValueError(f"need at least {self.num_codes} encoder outputs, got {len(flat)}")
+            raise ValueError(
+                f"need at least {self.num_codes} encoder outputs, got {len(flat)}"
+            )
         if not self.built:
             self.build((None, self.code_dim))
         chosen = kmeans_plus_plus(flat, self.num_codes, seed)
@@ -227,12 +285,26 @@ class VectorQuantizerEMA(VectorQuantizerBase):
 
     TRAINABLE_CODEBOOK = False
 
-    def __init__(self, num_codes: int, code_dim: int, beta: float = 0.25, decay: float = 0.99,
-                 dead_code_threshold: float | None = None, seed: int = 0, **kwargs):
+    def __init__(
+        self,
+        num_codes: int,
+        code_dim: int,
+        beta: float = 0.25,
+        decay: float = 0.99,
+        dead_code_threshold: float | None = None,
+        seed: int = 0,
+        **kwargs,
+    ):
         if not (is_number(decay) and 0.0 < decay < 1.0):
             raise ValueError(f"decay (ema_decay) should lie in (0, 1), got {decay!r}")
-        super().__init__(num_codes, code_dim, beta=beta,
-                         dead_code_threshold=dead_code_threshold, seed=seed, **kwargs)
+        super().__init__(
+            num_codes,
+            code_dim,
+            beta=beta,
+            dead_code_threshold=dead_code_threshold,
+            seed=seed,
+            **kwargs,
+        )
         self.decay = float(decay)
 
     @property
@@ -244,20 +316,31 @@ class VectorQuantizerEMA(VectorQuantizerBase):
 
     def build(self, input_shape):
         super().build(input_shape)
-        self.ema_sum = self.add_weight(shape=(self.num_codes, self.code_dim), name="ema_sum",
-                                       initializer="zeros", trainable=False)
-        self.ema_sum.assign(self.codebook)  # count 1 and sum e_k: the EMA starts at the codebook
+        self.ema_sum = self.add_weight(
+            shape=(self.num_codes, self.code_dim),
+            name="ema_sum",
+            initializer="zeros",
+            trainable=False,
+        )
+        self.ema_sum.assign(
+            self.codebook
+        )  # count 1 and sum e_k: the EMA starts at the codebook
 
     def combine_losses(self, codebook_loss, commitment_loss):
         return commitment_loss
 
     def update_codebook(self, flat, one_hot):
         decay = self.decay
-        self.ema_sum.assign(decay * self.ema_sum
-                            + (1.0 - decay) * ops.matmul(ops.transpose(one_hot), flat))
+        self.ema_sum.assign(
+            decay * self.ema_sum
+            + (1.0 - decay) * ops.matmul(ops.transpose(one_hot), flat)
+        )
         n = ops.sum(self.code_count)
-        smoothed = ((self.code_count + LAPLACE_SMOOTHING)
-                    / (n + self.num_codes * LAPLACE_SMOOTHING) * n)
+        smoothed = (
+            (self.code_count + LAPLACE_SMOOTHING)
+            / (n + self.num_codes * LAPLACE_SMOOTHING)
+            * n
+        )
         self.codebook.assign(self.ema_sum / smoothed[:, None])
 
     def assign_restarted(self, dead, fresh):
@@ -270,15 +353,34 @@ class VectorQuantizerEMA(VectorQuantizerBase):
         return chosen
 
 
-def make_quantizer(num_codes: int, code_dim: int, beta: float = 0.25,
-                   ema_decay: float | None = None, dead_code_threshold: float | None = None,
-                   seed: int = 0, name: str = "quantizer") -> VectorQuantizerBase:
+def make_quantizer(
+    num_codes: int,
+    code_dim: int,
+    beta: float = 0.25,
+    ema_decay: float | None = None,
+    dead_code_threshold: float | None = None,
+    seed: int = 0,
+    name: str = "quantizer",
+) -> VectorQuantizerBase:
     """``VectorQuantizer`` (``ema_decay=None``) or ``VectorQuantizerEMA(decay=ema_decay)``."""
     if ema_decay is None:
-        return VectorQuantizer(num_codes, code_dim, beta=beta,
-                               dead_code_threshold=dead_code_threshold, seed=seed, name=name)
-    return VectorQuantizerEMA(num_codes, code_dim, beta=beta, decay=ema_decay,
-                              dead_code_threshold=dead_code_threshold, seed=seed, name=name)
+        return VectorQuantizer(
+            num_codes,
+            code_dim,
+            beta=beta,
+            dead_code_threshold=dead_code_threshold,
+            seed=seed,
+            name=name,
+        )
+    return VectorQuantizerEMA(
+        num_codes,
+        code_dim,
+        beta=beta,
+        decay=ema_decay,
+        dead_code_threshold=dead_code_threshold,
+        seed=seed,
+        name=name,
+    )
 
 
 def kmeans_plus_plus(points: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
@@ -296,9 +398,14 @@ def kmeans_plus_plus(points: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
 def codebook_perplexity(indices, num_codes: int) -> tuple[float, float]:
     """Perplexity of the code histogram of ``indices`` and the fraction of codes used at least once."""
     indices = np.asarray(indices).ravel()
-    if indices.size == 0 or not np.issubdtype(indices.dtype, np.integer) \
-            or indices.min() < 0 or indices.max() >= num_codes:
-        raise ValueError(f"indices must be a non-empty array of integer codes in [0, {num_codes})")
+    if (
+        indices.size == 0
+        or not np.issubdtype(indices.dtype, np.integer)
+        or indices.min() < 0
+        or indices.max() >= num_codes
+    ):
+        raise ValueError(
+            f"indices must be a non-empty array of integer codes in [0, {num_codes})"
+        )
     counts = np.bincount(indices, minlength=num_codes)
     return float(perplexity_from_counts(counts)), float(np.mean(counts > 0))
-

@@ -25,8 +25,12 @@ def box_distance(shape, box) -> np.ndarray:
     inside, positive outside."""
     top, left, height, width = box
     i, j = np.indices(shape)
-    outside = np.maximum.reduce([top - i, i - (top + height - 1), left - j, j - (left + width - 1)])
-    inside = -np.minimum.reduce([i - top, top + height - 1 - i, j - left, left + width - 1 - j])
+    outside = np.maximum.reduce(
+        [top - i, i - (top + height - 1), left - j, j - (left + width - 1)]
+    )
+    inside = -np.minimum.reduce(
+        [i - top, top + height - 1 - i, j - left, left + width - 1 - j]
+    )
     return np.where(outside > 0, outside, inside)
 
 
@@ -34,7 +38,7 @@ def error(decoded, pasted) -> np.ndarray:
     """Squared error per pixel (H, W), averaged over channels, of a decoded transplant
     against the pasted reconstructions."""
     d = np.asarray(decoded, np.float64) - np.asarray(pasted, np.float64)
-    return np.mean(d ** 2, axis=-1) if d.ndim == 3 else d ** 2
+    return np.mean(d**2, axis=-1) if d.ndim == 3 else d**2
 
 
 def mse(decoded, pasted) -> float:
@@ -59,12 +63,20 @@ def profile(model, target, source, box, at=None, max_distance: int = 24) -> dict
     result = model.decode(mixed[None])[0]
     _, _, height, width, at_top, at_left = check_box(t.shape[1:], box, at)
     composite = paste(rec[0], rec[1], box, at, factor=f)
-    err = error(result, composite)                              # (H, W)
+    err = error(result, composite)  # (H, W)
     d = box_distance(err.shape, (at_top * f, at_left * f, height * f, width * f))
     distances = np.arange(-max_distance, max_distance + 1)
-    per = np.array([err[d == k].mean() if np.any(d == k) else np.nan for k in distances])
-    return {"distance": distances, "mse": per, "result": result, "composite": composite,
-            "tokens": mixed, "factor": f}
+    per = np.array(
+        [err[d == k].mean() if np.any(d == k) else np.nan for k in distances]
+    )
+    return {
+        "distance": distances,
+        "mse": per,
+        "result": result,
+        "composite": composite,
+        "tokens": mixed,
+        "factor": f,
+    }
 
 
 seam_profile = profile  # the name chapter 11 reads

@@ -34,7 +34,9 @@ def _as_grids(grid) -> tuple[np.ndarray, bool]:
         return grid[None], True
     if grid.ndim == 3:
         return grid, False
-    raise ValueError(f"expected a grid (h, w) or a batch of grids (n, h, w), got shape {grid.shape}")
+    raise ValueError(
+        f"expected a grid (h, w) or a batch of grids (n, h, w), got shape {grid.shape}"
+    )
 
 
 def _integer(name: str, value) -> int:
@@ -44,7 +46,9 @@ def _integer(name: str, value) -> int:
     try:
         return operator.index(value)
     except TypeError:
-        raise TypeError(f"{name} should be an integer, got {value!r} of type {type(value).__name__}") from None
+        raise TypeError(
+            f"{name} should be an integer, got {value!r} of type {type(value).__name__}"
+        ) from None
 
 
 def _check_fill(fill, grid: np.ndarray):
@@ -55,24 +59,32 @@ def _check_fill(fill, grid: np.ndarray):
         return fill
     if np.issubdtype(grid.dtype, np.integer):
         return _integer("fill for an integer grid", fill)
-    if isinstance(fill, (bool, np.bool_)) or not isinstance(fill, (int, float, np.integer, np.floating)):
+    if isinstance(fill, (bool, np.bool_)) or not isinstance(
+        fill, (int, float, np.integer, np.floating)
+    ):
         raise ValueError(f"fill should be 'wrap', 'edge' or a number, got {fill!r}")
     return fill
 
 
 def _axis_index(axis: str) -> int:
     if axis not in AXES:
-        raise ValueError(f"axis should be 'x' (along a row) or 'y' (down a column), got {axis!r}")
+        raise ValueError(
+            f"axis should be 'x' (along a row) or 'y' (down a column), got {axis!r}"
+        )
     return 2 if axis == "x" else 1
 
 
 def _shift_one_axis(g: np.ndarray, by: int, ax: int, fill) -> np.ndarray:
     size = g.shape[ax]
-    if fill == "wrap":  # a shift by the grid's size is no shift: take it modulo the size
+    if (
+        fill == "wrap"
+    ):  # a shift by the grid's size is no shift: take it modulo the size
         by = by % size
     if abs(by) >= size:
         name = "x" if ax == 2 else "y"
-        raise ValueError(f"shift d{name}={by} is not smaller than the grid's size {size} along {name}")
+        raise ValueError(
+            f"shift d{name}={by} is not smaller than the grid's size {size} along {name}"
+        )
     if by == 0:
         return g
     if fill == "wrap":
@@ -127,7 +139,9 @@ def combine(first, second, axis: str = "x", split: int | None = None) -> np.ndar
     a, single_a = _as_grids(first)
     b, single_b = _as_grids(second)
     if a.shape != b.shape:
-        raise ValueError(f"grids to combine must have the same shape, got {np.shape(first)} and {np.shape(second)}")
+        raise ValueError(
+            f"grids to combine must have the same shape, got {np.shape(first)} and {np.shape(second)}"
+        )
     ax = _axis_index(axis)
     size = a.shape[ax]
     split = size // 2 if split is None else _integer("split", split)
@@ -143,22 +157,32 @@ def invert_latents(z_e) -> np.ndarray:
     return -np.asarray(z_e)
 
 
-
-def check_box(grid_shape, box, at=None, factor: int = 1) -> tuple[int, int, int, int, int, int]:
+def check_box(
+    grid_shape, box, at=None, factor: int = 1
+) -> tuple[int, int, int, int, int, int]:
     """``box`` = (top, left, height, width) and ``at`` = (top, left) (default: the box's own
     place), checked against a grid of ``grid_shape`` (h, w) (in pixels: ``grid_shape`` is
     divided by ``factor``): (top, left, height, width, at_top, at_left), or a ValueError."""
     h, w = (int(s) // factor for s in grid_shape[:2])
     try:
         top, left, height, width = (_integer("box entry", v) for v in box)
-        at_top, at_left = (top, left) if at is None else (_integer("at entry", v) for v in at)
+        at_top, at_left = (
+            (top, left) if at is None else (_integer("at entry", v) for v in at)
+        )
     except (TypeError, ValueError):
-        raise ValueError(f"box should be (top, left, height, width) and at (top, left), integers in "
-                         f"tokens; got box={box!r}, at={at!r}") from None
-    if min(top, left, at_top, at_left, height, width) < 0 or max(top, at_top) + height > h \
-            or max(left, at_left) + width > w:
-        raise ValueError(f"box (top, left, height, width) = {tuple(box)} at {(at_top, at_left)} "
-                         f"does not fit token grids of shape {(h, w)}")
+        raise ValueError(
+            f"box should be (top, left, height, width) and at (top, left), integers in "
+            f"tokens; got box={box!r}, at={at!r}"
+        ) from None
+    if (
+        min(top, left, at_top, at_left, height, width) < 0
+        or max(top, at_top) + height > h
+        or max(left, at_left) + width > w
+    ):
+        raise ValueError(
+            f"box (top, left, height, width) = {tuple(box)} at {(at_top, at_left)} "
+            f"does not fit token grids of shape {(h, w)}"
+        )
     return top, left, height, width, at_top, at_left
 
 
@@ -168,8 +192,12 @@ def transplant(target, source, box, at=None) -> np.ndarray:
     the library: the widgets, ``vqlab.seams`` and ``vqlab.images.paste`` use it too."""
     t, s = np.array(target), np.asarray(source)
     if t.shape != s.shape or t.ndim != 2:
-        raise ValueError(f"target and source should be token grids (h, w) of one shape, "
-                         f"got {t.shape} and {s.shape}")
+        raise ValueError(
+            f"target and source should be token grids (h, w) of one shape, "
+            f"got {t.shape} and {s.shape}"
+        )
     top, left, height, width, at_top, at_left = check_box(s.shape, box, at)
-    t[at_top:at_top + height, at_left:at_left + width] = s[top:top + height, left:left + width]
+    t[at_top : at_top + height, at_left : at_left + width] = s[
+        top : top + height, left : left + width
+    ]
     return t

@@ -37,7 +37,9 @@ class CheckpointError(RuntimeError):
     """A checkpoint is broken or was made by a run with other settings."""
 
 
-json_safe = cards.json_safe  # ``value`` as it reads back from JSON (tuples become lists)
+json_safe = (
+    cards.json_safe
+)  # ``value`` as it reads back from JSON (tuples become lists)
 
 
 def model_config(model: keras.Model) -> dict:
@@ -55,7 +57,9 @@ def n_examples(x) -> int:
     if isinstance(x, dict):
         lengths = {k: len(v) for k, v in x.items()}
         if len(set(lengths.values())) != 1:
-            raise ValueError(f"the arrays of a data dict should have equal lengths, got {lengths}")
+            raise ValueError(
+                f"the arrays of a data dict should have equal lengths, got {lengths}"
+            )
         return next(iter(lengths.values()))
     return len(x)
 
@@ -78,7 +82,7 @@ class EpochBatches(keras.utils.PyDataset):
         return math.ceil(self.n / self.batch_size)
 
     def __getitem__(self, i):
-        return take(self.x, self.order[i * self.batch_size:(i + 1) * self.batch_size])
+        return take(self.x, self.order[i * self.batch_size : (i + 1) * self.batch_size])
 
     def on_epoch_end(self):
         self.epoch += 1
@@ -98,13 +102,21 @@ def epoch_batches(x, batch_size: int, seed: int, epochs: int, start: int = 0):
         return EpochBatches(x, batch_size, seed, start)
     import tensorflow as tf
 
-    orders = np.stack([epoch_order(n_examples(x), seed, e) for e in range(start, epochs)])  # (epochs - start, n)
+    orders = np.stack(
+        [epoch_order(n_examples(x), seed, e) for e in range(start, epochs)]
+    )  # (epochs - start, n)
     data = tf.nest.map_structure(tf.constant, x)
-    return (tf.data.Dataset.from_tensor_slices(orders)
-            .flat_map(lambda order: tf.data.Dataset.from_tensor_slices(order).batch(batch_size))
-            .map(lambda idx: tf.nest.map_structure(lambda a: tf.gather(a, idx), data),
-                 num_parallel_calls=tf.data.AUTOTUNE)
-            .prefetch(tf.data.AUTOTUNE))
+    return (
+        tf.data.Dataset.from_tensor_slices(orders)
+        .flat_map(
+            lambda order: tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
+        )
+        .map(
+            lambda idx: tf.nest.map_structure(lambda a: tf.gather(a, idx), data),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+        .prefetch(tf.data.AUTOTUNE)
+    )
 
 
 def random_states(model: keras.Model) -> list:
@@ -125,24 +137,39 @@ class Checkpoint(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         for k, v in (logs or {}).items():
             self.history.setdefault(k, []).append(float(v))
-        arrays = {"settings": np.array(json.dumps(self.settings)),
-                  "progress": np.array(json.dumps({"epoch": epoch + 1, "history": self.history}))}
-        arrays.update({f"w/{k}": np.asarray(v) for k, v in named_weights.variable_paths(self.model).items()})
-        parts = {"r": [np.asarray(v) for v in random_states(self.model)],
-                 "o": [np.asarray(v) for v in self.model.optimizer.variables]}
+        arrays = {
+            "settings": np.array(json.dumps(self.settings)),
+            "progress": np.array(
+                json.dumps({"epoch": epoch + 1, "history": self.history})
+            ),
+        }
+        arrays.update(
+            {
+                f"w/{k}": np.asarray(v)
+                for k, v in named_weights.variable_paths(self.model).items()
+            }
+        )
+        parts = {
+            "r": [np.asarray(v) for v in random_states(self.model)],
+            "o": [np.asarray(v) for v in self.model.optimizer.variables],
+        }
         for prefix, values in parts.items():
             arrays.update({f"{prefix}{i:04d}": v for i, v in enumerate(values)})
         atomic_savez(self.path, arrays, compressed=False)
 
     def _broken(self, why: str) -> CheckpointError:
-        return CheckpointError(f"checkpoint {self.path} is broken ({why}). Delete it, or rerun with "
-                               f"--restart to train from scratch.")
+        return CheckpointError(
+            f"checkpoint {self.path} is broken ({why}). Delete it, or rerun with "
+            f"--restart to train from scratch."
+        )
 
     def restore(self, model: keras.Model) -> int:
         """Load the checkpoint into ``model`` (compiled); return the epoch to start at (0 if none)."""
         if not self.path.exists():
             if (self.path.parent / "state.json").exists():
-                raise self._broken("it is in the old three-file format, which could not be written as a whole")
+                raise self._broken(
+                    "it is in the old three-file format, which could not be written as a whole"
+                )
             return 0
         try:
             with np.load(self.path, allow_pickle=False) as f:
@@ -150,27 +177,47 @@ class Checkpoint(keras.callbacks.Callback):
             settings = json.loads(str(arrays.pop("settings")))
             progress = json.loads(str(arrays.pop("progress")))
             epoch, self.history = int(progress["epoch"]), progress["history"]
-        except Exception as err:  # a truncated or bit-flipped archive fails in many ways; name them
+        except (
+            Exception
+        ) as err:  # a truncated or bit-flipped archive fails in many ways; name them
             raise self._broken(f"{type(err).__name__}: {err}") from None
-        changed = {k: (settings.get(k), v) for k, v in self.settings.items() if settings.get(k) != v}
+        changed = {
+            k: (settings.get(k), v)
+            for k, v in self.settings.items()
+            if settings.get(k) != v
+        }
         if changed:
-            lines = "; ".join(f"{k}: {old!r} in the checkpoint, {new!r} now" for k, (old, new) in changed.items())
-            raise CheckpointError(f"checkpoint {self.path} was made by a run with other settings ({lines}). "
-                                  f"Rerun with the checkpoint's settings to resume it, or add --restart "
-                                  f"to start over.")
+            lines = "; ".join(
+                f"{k}: {old!r} in the checkpoint, {new!r} now"
+                for k, (old, new) in changed.items()
+            )
+            raise CheckpointError(
+                f"checkpoint {self.path} was made by a run with other settings ({lines}). "
+                f"Rerun with the checkpoint's settings to resume it, or add --restart "
+                f"to start over."
+            )
         weights = {k[2:]: v for k, v in arrays.items() if k.startswith("w/")}
-        parts = {p: [arrays[k] for k in sorted(arrays) if k.startswith(p) and "/" not in k] for p in "ro"}
+        parts = {
+            p: [arrays[k] for k in sorted(arrays) if k.startswith(p) and "/" not in k]
+            for p in "ro"
+        }
         model.optimizer.build(model.trainable_variables)
         paths = named_weights.variable_paths(model)
         targets = {"r": random_states(model), "o": model.optimizer.variables}
-        if set(weights) != set(paths) or any(weights[k].shape != tuple(v.shape) for k, v in paths.items()):
-            raise self._broken("its weights do not fit this model (names or shapes differ)")
+        if set(weights) != set(paths) or any(
+            weights[k].shape != tuple(v.shape) for k, v in paths.items()
+        ):
+            raise self._broken(
+                "its weights do not fit this model (names or shapes differ)"
+            )
         for p, values in parts.items():
             if [tuple(v.shape) for v in values] != [tuple(t.shape) for t in targets[p]]:
                 raise self._broken("its arrays do not fit this model and optimizer")
         key_of = {id(v): k for k, v in paths.items()}
         model.set_weights([weights[key_of[id(v)]] for v in model.weights])
-        for var, value in zip(targets["r"] + list(targets["o"]), parts["r"] + parts["o"]):
+        for var, value in zip(
+            targets["r"] + list(targets["o"]), parts["r"] + parts["o"]
+        ):
             var.assign(value)
         return epoch
 
@@ -187,9 +234,16 @@ def evaluate(model, x_test, batch_size=500) -> dict:
     return {k: float(v) for k, v in result.items()}
 
 
-def train(name: str, out: Path = cards.WEIGHTS_DIR, checkpoint_dir: Path = CHECKPOINT_DIR,
-          epochs: int | None = None, verbose: int = 1, limit: int | None = None,
-          restart: bool = False, callbacks=()) -> dict:
+def train(
+    name: str,
+    out: Path = cards.WEIGHTS_DIR,
+    checkpoint_dir: Path = CHECKPOINT_DIR,
+    epochs: int | None = None,
+    verbose: int = 1,
+    limit: int | None = None,
+    restart: bool = False,
+    callbacks=(),
+) -> dict:
     """Train recipe ``name`` (resuming if its checkpoint exists) and write weights and card."""
     r = recipes.get(name)
     epochs = checks.positive_int("epochs", r.epochs if epochs is None else epochs)
@@ -202,11 +256,23 @@ def train(name: str, out: Path = cards.WEIGHTS_DIR, checkpoint_dir: Path = CHECK
     else:
         pretrained.create_weights(model)
     steps_per_epoch = math.ceil(n_examples(x_train) / r.batch_size)
-    lr = r.learning_rate(steps_per_epoch * epochs) if callable(r.learning_rate) else r.learning_rate
+    lr = (
+        r.learning_rate(steps_per_epoch * epochs)
+        if callable(r.learning_rate)
+        else r.learning_rate
+    )
     model.compile(optimizer=keras.optimizers.Adam(lr))
-    settings = {"model": name, "class": type(model).__name__, "config": model_config(model), "data": r.data,
-                "limit": limit, "epochs": epochs, "batch_size": r.batch_size, "seed": r.seed,
-                "learning_rate": lr if isinstance(lr, float) else lr.get_config()}
+    settings = {
+        "model": name,
+        "class": type(model).__name__,
+        "config": model_config(model),
+        "data": r.data,
+        "limit": limit,
+        "epochs": epochs,
+        "batch_size": r.batch_size,
+        "seed": r.seed,
+        "learning_rate": lr if isinstance(lr, float) else lr.get_config(),
+    }
     ckpt = Checkpoint(Path(checkpoint_dir) / name, settings)
     if restart:
         ckpt.path.unlink(missing_ok=True)
@@ -215,9 +281,15 @@ def train(name: str, out: Path = cards.WEIGHTS_DIR, checkpoint_dir: Path = CHECK
         print(f"{name}: resuming after epoch {start} from {ckpt.path}")
     t0 = time.time()
     if start < epochs:
-        model.fit(epoch_batches(x_train, r.batch_size, r.seed, epochs, start), epochs=epochs,
-                  initial_epoch=start, steps_per_epoch=steps_per_epoch, callbacks=[ckpt, *callbacks],
-                  verbose=verbose, shuffle=False)
+        model.fit(
+            epoch_batches(x_train, r.batch_size, r.seed, epochs, start),
+            epochs=epochs,
+            initial_epoch=start,
+            steps_per_epoch=steps_per_epoch,
+            callbacks=[ckpt, *callbacks],
+            verbose=verbose,
+            shuffle=False,
+        )
     seconds = time.time() - t0
 
     path = cards.weights_path(name, out)
@@ -237,16 +309,22 @@ def train(name: str, out: Path = cards.WEIGHTS_DIR, checkpoint_dir: Path = CHECK
     }
     reloaded = named_weights.load_into(pretrained.build(card), path, digest, name)
     reloaded.compile(optimizer="adam")
-    card.update({
-        "metrics_test": evaluate(reloaded, x_test),
-        "history": ckpt.history,
-        "train_seconds_this_run": round(seconds, 1),
-        "trained_with": {"python": platform.python_version(), "keras": keras.__version__,
-                         "backend": keras.backend.backend(), "device": _device()},
-        "weights_file": path.name,
-        "weights_format": named_weights.FORMAT,
-        "sha256": digest,
-    })
+    card.update(
+        {
+            "metrics_test": evaluate(reloaded, x_test),
+            "history": ckpt.history,
+            "train_seconds_this_run": round(seconds, 1),
+            "trained_with": {
+                "python": platform.python_version(),
+                "keras": keras.__version__,
+                "backend": keras.backend.backend(),
+                "device": _device(),
+            },
+            "weights_file": path.name,
+            "weights_format": named_weights.FORMAT,
+            "sha256": digest,
+        }
+    )
     cards.write_card(name, card, out)
     print(f"{name}: wrote {path} and its card; test metrics {card['metrics_test']}")
     return card
@@ -266,32 +344,70 @@ def _positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected a positive integer, got {text!r}"
+        ) from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
     return value
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("names", nargs="+", help=f"model names or 'all': {', '.join(recipes.names())}")
-    parser.add_argument("--out", type=Path, default=cards.WEIGHTS_DIR, help="where to write weights and cards")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "names", nargs="+", help=f"model names or 'all': {', '.join(recipes.names())}"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=cards.WEIGHTS_DIR,
+        help="where to write weights and cards",
+    )
     parser.add_argument("--checkpoints", type=Path, default=CHECKPOINT_DIR)
-    parser.add_argument("--epochs", type=_positive_int, default=None, help="override the recipe's epochs")
-    parser.add_argument("--limit", type=_positive_int, default=None,
-                        help="train and test on the first N images only (smoke tests)")
-    parser.add_argument("--restart", action="store_true", help="delete the checkpoint and start from scratch")
-    parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2),
-                        help="Keras fit verbosity: 1 progress bar, 2 one line per epoch")
+    parser.add_argument(
+        "--epochs",
+        type=_positive_int,
+        default=None,
+        help="override the recipe's epochs",
+    )
+    parser.add_argument(
+        "--limit",
+        type=_positive_int,
+        default=None,
+        help="train and test on the first N images only (smoke tests)",
+    )
+    parser.add_argument(
+        "--restart",
+        action="store_true",
+        help="delete the checkpoint and start from scratch",
+    )
+    parser.add_argument(
+        "--verbose",
+        type=int,
+        default=1,
+        choices=(0, 1, 2),
+        help="Keras fit verbosity: 1 progress bar, 2 one line per epoch",
+    )
     args = parser.parse_args(argv)
     todo = recipes.names() if args.names == ["all"] else args.names
     for name in todo:
         if name not in recipes.REGISTRY:
-            parser.error(f"no recipe named {name!r}; known: {', '.join(recipes.names())}")
+            parser.error(
+                f"no recipe named {name!r}; known: {', '.join(recipes.names())}"
+            )
     for name in todo:
         try:
-            train(name, args.out, args.checkpoints, args.epochs, verbose=args.verbose, limit=args.limit,
-                  restart=args.restart)
+            train(
+                name,
+                args.out,
+                args.checkpoints,
+                args.epochs,
+                verbose=args.verbose,
+                limit=args.limit,
+                restart=args.restart,
+            )
         except CheckpointError as err:
             print(f"error: {err}", file=sys.stderr)
             return 2

@@ -44,7 +44,9 @@ LATENT_MODEL = "vae_convdense_bce"
 TOKEN_MODEL = "vqvae_mnist"
 TOKEN_IMAGES = (0, 1)  # chapter 10 edits test digit 0 and combines it with test digit 1
 SPRITE_COLS = 100  # test digits per row of the latent explorer's digit sheet
-STATIC = "../_static/live"  # from a chapter page (book/X.html) to the book's _static/live
+STATIC = (
+    "../_static/live"  # from a chapter page (book/X.html) to the book's _static/live
+)
 
 
 def _f32(a) -> str:
@@ -55,7 +57,9 @@ def _f32(a) -> str:
     half = a.astype("<f2")
     if np.array_equal(half.astype(np.float32), a):
         return "f16:" + base64.b64encode(half.tobytes()).decode("ascii")
-    return "f32:" + base64.b64encode(np.ascontiguousarray(a, "<f4").tobytes()).decode("ascii")
+    return "f32:" + base64.b64encode(np.ascontiguousarray(a, "<f4").tobytes()).decode(
+        "ascii"
+    )
 
 
 def _png(rgb8) -> str:
@@ -76,7 +80,11 @@ def _gray8(images) -> np.ndarray:
 def _rgb8(image, palette=None) -> np.ndarray:
     """A widget's panel as uint8 (H, W, 3): colours as they are, or indices into ``palette``."""
     image = np.asarray(image)
-    return np.asarray(palette, np.uint8)[image] if image.ndim == 2 and palette is not None else image
+    return (
+        np.asarray(palette, np.uint8)[image]
+        if image.ndim == 2 and palette is not None
+        else image
+    )
 
 
 def decoder_spec(decoder) -> list[dict]:
@@ -92,23 +100,46 @@ def decoder_spec(decoder) -> list[dict]:
             continue
         act = layer.activation.__name__
         if act not in ("relu", "sigmoid", "linear"):
-            raise ValueError(f"{layer.name}: activation {act!r} has no JavaScript version (relu, sigmoid, linear)")
+            raise ValueError(
+                f"{layer.name}: activation {act!r} has no JavaScript version (relu, sigmoid, linear)"
+            )
         kernel, bias = (np.asarray(w) for w in layer.get_weights())
         if isinstance(layer, layers.Dense):
-            spec.append({"type": "dense", "units": int(kernel.shape[1]), "activation": act,
-                         "kernel": _f32(kernel), "bias": _f32(bias)})
+            spec.append(
+                {
+                    "type": "dense",
+                    "units": int(kernel.shape[1]),
+                    "activation": act,
+                    "kernel": _f32(kernel),
+                    "bias": _f32(bias),
+                }
+            )
             continue
         conv_t = isinstance(layer, layers.Conv2DTranspose)
-        if not (conv_t or isinstance(layer, layers.Conv2D)) or layer.padding != "same" \
-                or kernel.shape[0] != kernel.shape[1] or tuple(layer.dilation_rate) != (1, 1):
-            raise ValueError(f"{layer.name}: only Dense, Reshape and square 'same' Conv2D / Conv2DTranspose "
-                             "layers have a JavaScript version")
-        spec.append({"type": "conv2d_transpose" if conv_t else "conv2d", "activation": act,
-                     "kernel_size": int(kernel.shape[0]), "strides": int(layer.strides[0]),
-                     # Conv2D kernels are (k, k, in, out); Conv2DTranspose kernels (k, k, out, in)
-                     "filters": int(kernel.shape[2] if conv_t else kernel.shape[3]),
-                     "kernel": _f32(kernel.transpose(0, 1, 3, 2) if conv_t else kernel),  # -> (k, k, in, out)
-                     "bias": _f32(bias)})
+        if (
+            not (conv_t or isinstance(layer, layers.Conv2D))
+            or layer.padding != "same"
+            or kernel.shape[0] != kernel.shape[1]
+            or tuple(layer.dilation_rate) != (1, 1)
+        ):
+            raise ValueError(
+                f"{layer.name}: only Dense, Reshape and square 'same' Conv2D / Conv2DTranspose "
+                "layers have a JavaScript version"
+            )
+        spec.append(
+            {
+                "type": "conv2d_transpose" if conv_t else "conv2d",
+                "activation": act,
+                "kernel_size": int(kernel.shape[0]),
+                "strides": int(layer.strides[0]),
+                # Conv2D kernels are (k, k, in, out); Conv2DTranspose kernels (k, k, out, in)
+                "filters": int(kernel.shape[2] if conv_t else kernel.shape[3]),
+                "kernel": _f32(
+                    kernel.transpose(0, 1, 3, 2) if conv_t else kernel
+                ),  # -> (k, k, in, out)
+                "bias": _f32(bias),
+            }
+        )
     return spec
 
 
@@ -121,7 +152,9 @@ def export_latent_model(name: str = LATENT_MODEL) -> tuple[dict, bytes]:
     from .data import mnist_images, mnist_labels
 
     vae, x, y = pretrained.load(name), mnist_images("test"), mnist_labels("test")
-    with matplotlib.rc_context():  # the scatter is drawn in the book's style, whatever the caller set
+    with (
+        matplotlib.rc_context()
+    ):  # the scatter is drawn in the book's style, whatever the caller set
         matplotlib.rcdefaults()
         plots.use_book_style()
         ex = widgets.latent_explorer(vae, x, y)
@@ -131,15 +164,31 @@ def export_latent_model(name: str = LATENT_MODEL) -> tuple[dict, bytes]:
     rows = -(-n // SPRITE_COLS)
     sheet = np.zeros((rows * SPRITE_COLS, H, W), np.uint8)
     sheet[:n] = _gray8(x)
-    sheet = sheet.reshape(rows, SPRITE_COLS, H, W).transpose(0, 2, 1, 3).reshape(rows * H, SPRITE_COLS * W)
+    sheet = (
+        sheet.reshape(rows, SPRITE_COLS, H, W)
+        .transpose(0, 2, 1, 3)
+        .reshape(rows * H, SPRITE_COLS * W)
+    )
     buf = io.BytesIO()
     Image.fromarray(sheet).save(buf, format="png", optimize=True)
-    model = {"kind": "latent", "name": name, "latent_dim": 2, "panel": widgets.PANEL, "image_shape": list(vae.image_shape),
-             "layers": decoder_spec(vae.decoder), "extent": float(ex.extent), "step": float(z1.step),
-             "scatter": _png(_rgb8(ex.background, getattr(ex, "palette", None))), "map": [float(c1 - c0), float(c0), float(r1 - r0), float(r0)],
-             "mean": _f32(ex.mean), "std": None if ex.std is None else _f32(ex.std),
-             "labels": np.asarray(y).tolist(), "n_digits": n, "sprite_cols": SPRITE_COLS,
-             "sprite": f"{name}_digits.png"}
+    model = {
+        "kind": "latent",
+        "name": name,
+        "latent_dim": 2,
+        "panel": widgets.PANEL,
+        "image_shape": list(vae.image_shape),
+        "layers": decoder_spec(vae.decoder),
+        "extent": float(ex.extent),
+        "step": float(z1.step),
+        "scatter": _png(_rgb8(ex.background, getattr(ex, "palette", None))),
+        "map": [float(c1 - c0), float(c0), float(r1 - r0), float(r0)],
+        "mean": _f32(ex.mean),
+        "std": None if ex.std is None else _f32(ex.std),
+        "labels": np.asarray(y).tolist(),
+        "n_digits": n,
+        "sprite_cols": SPRITE_COLS,
+        "sprite": f"{name}_digits.png",
+    }
     return model, buf.getvalue()
 
 
@@ -154,14 +203,32 @@ def export_token_model(name: str = TOKEN_MODEL) -> dict:
     first, second = (x[i] for i in TOKEN_IMAGES)
     ed = widgets.token_editor(vq, first, second=second, background=background_token(vq))
     (th, tw), cols = ed.tile_side, ed.palette_cols
-    return {"kind": "tokens", "name": name, "panel": widgets.PANEL, "grid_shape": [ed.h, ed.w], "num_codes": ed.num_codes,
-            "code_dim": int(vq.code_dim), "codebook": _f32(vq.codebook), "image_shape": list(vq.image_shape),
-            "layers": decoder_spec(vq.decoder), "clip": [0.0, 1.0],
-            "original": ed.original.tolist(), "second": ed.second.tolist(), "background": ed.background,
-            "images": [_gray8(first[None])[0].tolist(), _gray8(second[None])[0].tolist()],
-            "colours": ed.colours.tolist(), "inverse": None if ed.inverse is None else ed.inverse.tolist(),
-            "cell": ed.cell, "dx": ed.dx.value, "dy": ed.dy.value, "split": ed.split.value,
-            "palette": _png(_rgb8(ed.palette_image)), "tile": [th, tw], "palette_cols": cols, "code": ed.code}
+    return {
+        "kind": "tokens",
+        "name": name,
+        "panel": widgets.PANEL,
+        "grid_shape": [ed.h, ed.w],
+        "num_codes": ed.num_codes,
+        "code_dim": int(vq.code_dim),
+        "codebook": _f32(vq.codebook),
+        "image_shape": list(vq.image_shape),
+        "layers": decoder_spec(vq.decoder),
+        "clip": [0.0, 1.0],
+        "original": ed.original.tolist(),
+        "second": ed.second.tolist(),
+        "background": ed.background,
+        "images": [_gray8(first[None])[0].tolist(), _gray8(second[None])[0].tolist()],
+        "colours": ed.colours.tolist(),
+        "inverse": None if ed.inverse is None else ed.inverse.tolist(),
+        "cell": ed.cell,
+        "dx": ed.dx.value,
+        "dy": ed.dy.value,
+        "split": ed.split.value,
+        "palette": _png(_rgb8(ed.palette_image)),
+        "tile": [th, tw],
+        "palette_cols": cols,
+        "code": ed.code,
+    }
 
 
 def write_live(dest) -> list[Path]:
@@ -175,8 +242,11 @@ def write_live(dest) -> list[Path]:
     written.append(dest / latent["sprite"])
     for model in (latent, export_token_model()):
         path = dest / f"{model['name']}.js"
-        atomic_write_text(path, "(window.VQLAB_LIVE_MODELS = window.VQLAB_LIVE_MODELS || {})"
-                                f"[{json.dumps(model['name'])}] = {json.dumps(model, separators=(',', ':'))};\n")
+        atomic_write_text(
+            path,
+            "(window.VQLAB_LIVE_MODELS = window.VQLAB_LIVE_MODELS || {})"
+            f"[{json.dumps(model['name'])}] = {json.dumps(model, separators=(',', ':'))};\n",
+        )
         written.append(path)
     return written
 
@@ -184,8 +254,10 @@ def write_live(dest) -> list[Path]:
 def _html(widget: str, name: str):
     from IPython.display import HTML
 
-    return HTML(f'<div class="vqlab-live" data-widget="{widget}" data-model="{name}" hidden></div>\n'
-                f'<script src="{STATIC}/{name}.js"></script>\n<script src="{STATIC}/vqlab-live.js"></script>')
+    return HTML(
+        f'<div class="vqlab-live" data-widget="{widget}" data-model="{name}" hidden></div>\n'
+        f'<script src="{STATIC}/{name}.js"></script>\n<script src="{STATIC}/vqlab-live.js"></script>'
+    )
 
 
 def live_latent_explorer(name: str = LATENT_MODEL):
@@ -201,5 +273,8 @@ def live_token_editor(name: str = TOKEN_MODEL):
 def runtime_js() -> str:
     """The page's runtime (the decoders' forward pass and both widgets): package data
     ``vqlab/js/vqlab-live.js``, a plain JavaScript file the browser test runs."""
-    return resources.files("vqlab").joinpath("js", "vqlab-live.js").read_text(encoding="utf-8")
-
+    return (
+        resources.files("vqlab")
+        .joinpath("js", "vqlab-live.js")
+        .read_text(encoding="utf-8")
+    )

@@ -42,5 +42,13 @@ class TokenModel(Protocol):
     def decode(self, tokens) -> np.ndarray: ...
 
 
-__all__ = ["Autoencoder", "VAE", "VQVAE", "PhotoVQVAE", "DalleDVAE", "GatedPixelCNN",
-           "DigitClassifier", "TokenModel"]
+__all__ = [
+    "Autoencoder",
+    "VAE",
+    "VQVAE",
+    "PhotoVQVAE",
+    "DalleDVAE",
+    "GatedPixelCNN",
+    "DigitClassifier",
+    "TokenModel",
+]

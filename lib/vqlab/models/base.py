@@ -25,13 +25,21 @@ def batched(fn, x: np.ndarray, batch_size: int = BATCH):
 
     An empty ``x`` gives empty results of the right shape (``fn`` sees one zero example).
     """
-    numpy = keras.ops.convert_to_numpy  # any backend's tensor, detached from its gradient tape
+    numpy = (
+        keras.ops.convert_to_numpy
+    )  # any backend's tensor, detached from its gradient tape
     if len(x) == 0:
         out = fn(np.zeros((1,) + x.shape[1:], x.dtype))
-        return tuple(numpy(o)[:0] for o in out) if isinstance(out, tuple) else numpy(out)[:0]
-    outs = [fn(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
+        return (
+            tuple(numpy(o)[:0] for o in out)
+            if isinstance(out, tuple)
+            else numpy(out)[:0]
+        )
+    outs = [fn(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
     if isinstance(outs[0], tuple):
-        return tuple(np.concatenate([numpy(o[j]) for o in outs]) for j in range(len(outs[0])))
+        return tuple(
+            np.concatenate([numpy(o[j]) for o in outs]) for j in range(len(outs[0]))
+        )
     return np.concatenate([numpy(o) for o in outs])
 
 
@@ -59,7 +67,11 @@ class LossTermsModel(keras.Model):
 
     def get_config(self):
         """Everything ``type(model)(**config)`` needs to build the same model."""
-        return {**super().get_config(), "image_shape": self.image_shape, "seed": self.seed}
+        return {
+            **super().get_config(),
+            "image_shape": self.image_shape,
+            "seed": self.seed,
+        }
 
     @property
     def metrics(self):
@@ -75,7 +87,9 @@ class LossTermsModel(keras.Model):
 
     def train_step(self, data):
         """One gradient step on ``terms["loss"]`` (TensorFlow, or PyTorch as Keras' backend)."""
-        data, _, _ = keras.utils.unpack_x_y_sample_weight(data)  # images only: no labels
+        data, _, _ = keras.utils.unpack_x_y_sample_weight(
+            data
+        )  # images only: no labels
         backend = keras.backend.backend()
         if backend == "tensorflow":
             import tensorflow as tf
@@ -89,7 +103,9 @@ class LossTermsModel(keras.Model):
             terms["loss"].backward()
             grads = [v.value.grad for v in self.trainable_weights]
         else:
-            raise NotImplementedError(f"vqlab's models train with Keras' tensorflow or torch backend, not {backend!r}")
+            raise NotImplementedError(
+                f"vqlab's models train with Keras' tensorflow or torch backend, not {backend!r}"
+            )
         self.optimizer.apply(grads, self.trainable_weights)
         return self._track(terms)
 
@@ -100,7 +116,9 @@ class LossTermsModel(keras.Model):
     # The surface a chapter calls -----------------------------------------------------
     def graph_call(self, name: str):
         """The compiled inference call of ``self.<name>`` (built once, kept on the instance)."""
-        calls = self.__dict__.setdefault("_compiled_calls", {})  # plain dict: Keras does not track it
+        calls = self.__dict__.setdefault(
+            "_compiled_calls", {}
+        )  # plain dict: Keras does not track it
         if name not in calls:
             calls[name] = inference(getattr(self, name))
         return calls[name]

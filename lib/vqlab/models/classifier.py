@@ -21,39 +21,67 @@ class DigitClassifier(LossTermsModel):
 
     TERMS = ("loss", "accuracy")
 
-    def __init__(self, feature_dim: int = 128, dropout: float = 0.3, num_classes: int = NUM_CLASSES,
-                 image_shape=(28, 28, 1), seed: int = 0, **kwargs):
+    def __init__(
+        self,
+        feature_dim: int = 128,
+        dropout: float = 0.3,
+        num_classes: int = NUM_CLASSES,
+        image_shape=(28, 28, 1),
+        seed: int = 0,
+        **kwargs,
+    ):
         super().__init__(image_shape=image_shape, seed=seed, **kwargs)
         self.feature_dim = checks.positive_int("feature_dim", feature_dim)
         self.num_classes = checks.positive_int("num_classes", num_classes)
         self.dropout_rate = checks.number_at_least("dropout", dropout, 0.0)
 
         def conv(i, filters, padding="same"):
-            return [layers.Conv2D(filters, 3, padding=padding, use_bias=False, name=f"conv{i}"),
-                    layers.BatchNormalization(name=f"norm{i}"), layers.ReLU(name=f"relu{i}")]
+            return [
+                layers.Conv2D(
+                    filters, 3, padding=padding, use_bias=False, name=f"conv{i}"
+                ),
+                layers.BatchNormalization(name=f"norm{i}"),
+                layers.ReLU(name=f"relu{i}"),
+            ]
 
         self.body = keras.Sequential(
             [keras.Input(self.image_shape)]
-            + conv(0, 32) + [layers.MaxPooling2D(name="pool0")]                # (14, 14, 32)
-            + conv(1, 64) + [layers.MaxPooling2D(name="pool1")]                # (7, 7, 64)
-            + conv(2, 128, "valid") + [layers.GlobalAveragePooling2D(name="pool2")]  # (128,)
+            + conv(0, 32)
+            + [layers.MaxPooling2D(name="pool0")]  # (14, 14, 32)
+            + conv(1, 64)
+            + [layers.MaxPooling2D(name="pool1")]  # (7, 7, 64)
+            + conv(2, 128, "valid")
+            + [layers.GlobalAveragePooling2D(name="pool2")]  # (128,)
             + [layers.Dense(self.feature_dim, activation="relu", name="features")],
-            name="features")
+            name="features",
+        )
         self.dropout = layers.Dropout(self.dropout_rate, seed=self.seed)
         self.head = layers.Dense(self.num_classes, name="logits")
 
     def get_config(self):
-        return {**super().get_config(), "feature_dim": self.feature_dim, "dropout": self.dropout_rate,
-                "num_classes": self.num_classes}
+        return {
+            **super().get_config(),
+            "feature_dim": self.feature_dim,
+            "dropout": self.dropout_rate,
+            "num_classes": self.num_classes,
+        }
 
     def call(self, x, training=False):
-        return self.head(self.dropout(self.body(x, training=training), training=training))
+        return self.head(
+            self.dropout(self.body(x, training=training), training=training)
+        )
 
     def loss_terms(self, x, training=False):
         logits = self(x["images"], training=training)
         labels = ops.cast(x["labels"], "int32")
-        loss = ops.mean(keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True))
-        accuracy = ops.mean(ops.cast(ops.equal(ops.argmax(logits, axis=-1), labels), "float32"))
+        loss = ops.mean(
+            keras.losses.sparse_categorical_crossentropy(
+                labels, logits, from_logits=True
+            )
+        )
+        accuracy = ops.mean(
+            ops.cast(ops.equal(ops.argmax(logits, axis=-1), labels), "float32")
+        )
         return {"loss": loss, "accuracy": accuracy}
 
     # The surface a chapter calls -----------------------------------------------------
@@ -67,7 +95,9 @@ class DigitClassifier(LossTermsModel):
         if features is None:
             features = self.features(x)
         logits = self.head(np.asarray(features, np.float32))
-        return np.asarray(keras.ops.convert_to_numpy(keras.ops.softmax(logits, axis=-1)))
+        return np.asarray(
+            keras.ops.convert_to_numpy(keras.ops.softmax(logits, axis=-1))
+        )
 
     def predict_labels(self, x=None, features=None) -> np.ndarray:
         return self.probabilities(x, features).argmax(axis=1)

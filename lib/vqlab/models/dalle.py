@@ -23,10 +23,12 @@ from .. import checks
 from .base import LossTermsModel, batched
 from .vqvae import VQVAE
 
-LOGIT_LAPLACE_EPS = 0.1   # dall_e.utils.logit_laplace_eps
+LOGIT_LAPLACE_EPS = 0.1  # dall_e.utils.logit_laplace_eps
 GROUP_COUNT = 4
 DVAE_SHAPE = (256, 256, 3)
-DVAE_BATCH = 4            # photos per forward pass: the 256x256 activations have 256-2048 channels
+DVAE_BATCH = (
+    4  # photos per forward pass: the 256x256 activations have 256-2048 channels
+)
 ENCODER_KERNELS = (3, 3, 3, 1)
 DECODER_KERNELS = (1, 3, 3, 3)
 
@@ -48,12 +50,20 @@ class DalleBlock(layers.Layer):
     def __init__(self, n_in: int, n_out: int, n_layers: int, kernels, **kwargs):
         super().__init__(**kwargs)
         if n_out % 4:
-            raise ValueError(f"a dVAE block's width should be divisible by 4, got {n_out}")
-        self.n_in, self.n_out, self.post_gain = n_in, n_out, 1.0 / n_layers ** 2
+            raise ValueError(
+                f"a dVAE block's width should be divisible by 4, got {n_out}"
+            )
+        self.n_in, self.n_out, self.post_gain = n_in, n_out, 1.0 / n_layers**2
         n_hid = n_out // 4
-        self.id_path = layers.Conv2D(n_out, 1, name="id_path") if n_in != n_out else None
-        self.res_path = [layers.Conv2D(n_hid if i < 3 else n_out, k, padding="same", name=f"conv_{i + 1}")
-                         for i, k in enumerate(kernels)]
+        self.id_path = (
+            layers.Conv2D(n_out, 1, name="id_path") if n_in != n_out else None
+        )
+        self.res_path = [
+            layers.Conv2D(
+                n_hid if i < 3 else n_out, k, padding="same", name=f"conv_{i + 1}"
+            )
+            for i, k in enumerate(kernels)
+        ]
 
     def build(self, input_shape):
         if self.id_path is not None:
@@ -78,7 +88,9 @@ class DalleBlock(layers.Layer):
 
 
 def _group_widths(n_hid: int, decoder: bool) -> list[int]:
-    widths = [n_hid * 2 ** g for g in range(GROUP_COUNT)]  # n_hid, 2 n_hid, 4 n_hid, 8 n_hid
+    widths = [
+        n_hid * 2**g for g in range(GROUP_COUNT)
+    ]  # n_hid, 2 n_hid, 4 n_hid, 8 n_hid
     return widths[::-1] if decoder else widths
 
 
@@ -86,24 +98,42 @@ def _group_widths(n_hid: int, decoder: bool) -> list[int]:
 class DalleEncoder(keras.Model):
     """Mapped pixels (n, H, W, channels) -> logits (n, H/8, W/8, vocab_size)."""
 
-    def __init__(self, n_hid: int = 256, n_blk_per_group: int = 2, vocab_size: int = 8192,
-                 input_channels: int = 3, **kwargs):
+    def __init__(
+        self,
+        n_hid: int = 256,
+        n_blk_per_group: int = 2,
+        vocab_size: int = 8192,
+        input_channels: int = 3,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         n_layers = GROUP_COUNT * n_blk_per_group
         self.n_blk_per_group = n_blk_per_group
         self.input_conv = layers.Conv2D(n_hid, 7, padding="same", name="input")
-        self.blocks, n_in = [], n_hid  # group-major: blocks[g * n_blk + i] is group g+1's block i+1
+        self.blocks, n_in = (
+            [],
+            n_hid,
+        )  # group-major: blocks[g * n_blk + i] is group g+1's block i+1
         for g, width in enumerate(_group_widths(n_hid, decoder=False)):
             for i in range(n_blk_per_group):
-                self.blocks.append(DalleBlock(n_in, width, n_layers, ENCODER_KERNELS,
-                                              name=f"group_{g + 1}_block_{i + 1}"))
+                self.blocks.append(
+                    DalleBlock(
+                        n_in,
+                        width,
+                        n_layers,
+                        ENCODER_KERNELS,
+                        name=f"group_{g + 1}_block_{i + 1}",
+                    )
+                )
                 n_in = width
         self.output_conv = layers.Conv2D(vocab_size, 1, name="output")
 
     def call(self, x):
         h = self.input_conv(x)
         for g in range(GROUP_COUNT):
-            for block in self.blocks[g * self.n_blk_per_group:(g + 1) * self.n_blk_per_group]:
+            for block in self.blocks[
+                g * self.n_blk_per_group : (g + 1) * self.n_blk_per_group
+            ]:
                 h = block(h)
             if g < GROUP_COUNT - 1:
                 h = ops.max_pool(h, 2, 2)  # (n, H, W, c) -> (n, H/2, W/2, c)
@@ -121,28 +151,48 @@ class DalleEncoder(keras.Model):
 class DalleDecoder(keras.Model):
     """One-hot (or relaxed) tokens (n, h, w, vocab_size) -> statistics (n, 8h, 8w, 2 * channels)."""
 
-    def __init__(self, n_init: int = 128, n_hid: int = 256, n_blk_per_group: int = 2,
-                 output_channels: int = 3, vocab_size: int = 8192, **kwargs):
+    def __init__(
+        self,
+        n_init: int = 128,
+        n_hid: int = 256,
+        n_blk_per_group: int = 2,
+        output_channels: int = 3,
+        vocab_size: int = 8192,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         n_layers = GROUP_COUNT * n_blk_per_group
         self.n_blk_per_group, self.vocab_size = n_blk_per_group, vocab_size
         self.input_conv = layers.Conv2D(n_init, 1, name="input")
-        self.input_conv.build((None, None, None, vocab_size))  # from_tokens reads its kernel first
+        self.input_conv.build(
+            (None, None, None, vocab_size)
+        )  # from_tokens reads its kernel first
         self.blocks, n_in = [], n_init
         for g, width in enumerate(_group_widths(n_hid, decoder=True)):
             for i in range(n_blk_per_group):
-                self.blocks.append(DalleBlock(n_in, width, n_layers, DECODER_KERNELS,
-                                              name=f"group_{g + 1}_block_{i + 1}"))
+                self.blocks.append(
+                    DalleBlock(
+                        n_in,
+                        width,
+                        n_layers,
+                        DECODER_KERNELS,
+                        name=f"group_{g + 1}_block_{i + 1}",
+                    )
+                )
                 n_in = width
         self.output_conv = layers.Conv2D(2 * output_channels, 1, name="output")
 
     def body(self, h):
         """Everything after the first 1x1 convolution."""
         for g in range(GROUP_COUNT):
-            for block in self.blocks[g * self.n_blk_per_group:(g + 1) * self.n_blk_per_group]:
+            for block in self.blocks[
+                g * self.n_blk_per_group : (g + 1) * self.n_blk_per_group
+            ]:
                 h = block(h)
             if g < GROUP_COUNT - 1:
-                h = ops.repeat(ops.repeat(h, 2, axis=1), 2, axis=2)  # nearest 2x upsampling
+                h = ops.repeat(
+                    ops.repeat(h, 2, axis=1), 2, axis=2
+                )  # nearest 2x upsampling
         return self.output_conv(ops.relu(h))
 
     def call(self, z):
@@ -154,7 +204,9 @@ class DalleDecoder(keras.Model):
         rows = ops.take(self.input_conv.kernel[0, 0], ops.cast(tokens, "int32"), axis=0)
         return self.body(rows + self.input_conv.bias)
 
-    torch_convs = DalleEncoder.torch_convs  # the reference names both halves' convolutions alike
+    torch_convs = (
+        DalleEncoder.torch_convs
+    )  # the reference names both halves' convolutions alike
 
 
 @keras.saving.register_keras_serializable(package="vqlab")
@@ -164,8 +216,16 @@ class DalleDVAE(LossTermsModel):
     dVAE was trained with a Gumbel-softmax relaxation that this port does not reproduce.
     The released model is the default config (n_hid 256, 2 blocks per group, 8192 codes)."""
 
-    def __init__(self, n_hid: int = 256, n_blk_per_group: int = 2, vocab_size: int = 8192,
-                 n_init: int = 128, image_shape=DVAE_SHAPE, seed: int = 0, **kwargs):
+    def __init__(
+        self,
+        n_hid: int = 256,
+        n_blk_per_group: int = 2,
+        vocab_size: int = 8192,
+        n_init: int = 128,
+        image_shape=DVAE_SHAPE,
+        seed: int = 0,
+        **kwargs,
+    ):
         super().__init__(image_shape=image_shape, seed=seed, **kwargs)
         self.n_hid = checks.positive_int("n_hid", n_hid)
         self.n_blk_per_group = checks.positive_int("n_blk_per_group", n_blk_per_group)
@@ -173,17 +233,30 @@ class DalleDVAE(LossTermsModel):
         self.n_init = checks.positive_int("n_init", n_init)
         h, w, c = self.image_shape
         if h % 8 or w % 8:
-            raise ValueError(f"the dVAE downsamples by 8: image sides {(h, w)} must be divisible by 8")
+            raise ValueError(
+                f"the dVAE downsamples by 8: image sides {(h, w)} must be divisible by 8"
+            )
         self.grid_shape = (h // 8, w // 8)
-        self.encoder = DalleEncoder(n_hid, n_blk_per_group, vocab_size, c, name="encoder")
-        self.decoder = DalleDecoder(n_init, n_hid, n_blk_per_group, c, vocab_size, name="decoder")
+        self.encoder = DalleEncoder(
+            n_hid, n_blk_per_group, vocab_size, c, name="encoder"
+        )
+        self.decoder = DalleDecoder(
+            n_init, n_hid, n_blk_per_group, c, vocab_size, name="decoder"
+        )
 
     def get_config(self):
-        return {**super().get_config(), "n_hid": self.n_hid, "n_blk_per_group": self.n_blk_per_group,
-                "vocab_size": self.num_codes, "n_init": self.n_init}
+        return {
+            **super().get_config(),
+            "n_hid": self.n_hid,
+            "n_blk_per_group": self.n_blk_per_group,
+            "vocab_size": self.num_codes,
+            "n_init": self.n_init,
+        }
 
     def build(self, input_shape=None):
-        self.built = True  # the encoder and decoder create their weights on their first call
+        self.built = (
+            True  # the encoder and decoder create their weights on their first call
+        )
 
     def build_all(self):
         """Create every weight (encoder and decoder) on a small zero image (weights do not depend on its size)."""
@@ -203,7 +276,7 @@ class DalleDVAE(LossTermsModel):
 
     def images_from_stats(self, stats):
         """The decoder's mean: unmap_pixels(sigmoid(first C channels)) (the rest are scales)."""
-        return unmap_pixels(ops.sigmoid(stats[..., :self.image_shape[-1]]))
+        return unmap_pixels(ops.sigmoid(stats[..., : self.image_shape[-1]]))
 
     def images_from_tokens(self, tokens):
         return self.images_from_stats(self.decoder.from_tokens(tokens))
@@ -218,14 +291,21 @@ class DalleDVAE(LossTermsModel):
 
     def encode(self, x) -> np.ndarray:
         """Token grids (n, H/8, W/8): the argmax of the logits, int64."""
-        return batched(self.graph_call("tokens_of"), self.check_images(x), DVAE_BATCH).astype(np.int64)
+        return batched(
+            self.graph_call("tokens_of"), self.check_images(x), DVAE_BATCH
+        ).astype(np.int64)
 
-    check_tokens = VQVAE.check_tokens  # the same grids, the same errors as the MNIST VQ-VAE's decode
+    check_tokens = (
+        VQVAE.check_tokens
+    )  # the same grids, the same errors as the MNIST VQ-VAE's decode
 
     def decode(self, tokens) -> np.ndarray:
         """Images (n, H, W, C) in [0, 1] of token grids (n, H/8, W/8)."""
-        return batched(self.graph_call("images_from_tokens"), self.check_tokens(tokens).astype(np.int32),
-                       DVAE_BATCH)
+        return batched(
+            self.graph_call("images_from_tokens"),
+            self.check_tokens(tokens).astype(np.int32),
+            DVAE_BATCH,
+        )
 
     def decode_one_hot(self, z) -> np.ndarray:
         """Images of one-hot (or relaxed, e.g. Gumbel-softmax) token vectors (n, h, w, vocab_size)."""
@@ -239,10 +319,16 @@ class DalleDVAE(LossTermsModel):
                 yield part, name, conv
 
 
-def parameter_count(n_hid: int = 256, n_blk_per_group: int = 2, vocab_size: int = 8192, n_init: int = 128,
-                    channels: int = 3) -> int:
+def parameter_count(
+    n_hid: int = 256,
+    n_blk_per_group: int = 2,
+    vocab_size: int = 8192,
+    n_init: int = 128,
+    channels: int = 3,
+) -> int:
     """Weights of a ``DalleDVAE`` of this config, counted without building it (the released
     config's 98 M parameters take a while to initialise)."""
+
     def conv(n_in, n_out, k):
         return n_in * n_out * k * k + n_out
 
@@ -252,14 +338,20 @@ def parameter_count(n_hid: int = 256, n_blk_per_group: int = 2, vocab_size: int 
             for _ in range(n_blk_per_group):
                 h = width // 4
                 total += (conv(n_in, width, 1) if n_in != width else 0) + sum(
-                    conv(a, b, k) for a, b, k in zip((n_in, h, h, h), (h, h, h, width), kernels))
+                    conv(a, b, k)
+                    for a, b, k in zip((n_in, h, h, h), (h, h, h, width), kernels)
+                )
                 n_in = width
         return total
 
-    encoder = conv(channels, n_hid, 7) + blocks(n_hid, _group_widths(n_hid, False), ENCODER_KERNELS) \
+    encoder = (
+        conv(channels, n_hid, 7)
+        + blocks(n_hid, _group_widths(n_hid, False), ENCODER_KERNELS)
         + conv(8 * n_hid, vocab_size, 1)
-    decoder = conv(vocab_size, n_init, 1) + blocks(n_init, _group_widths(n_hid, True), DECODER_KERNELS) \
+    )
+    decoder = (
+        conv(vocab_size, n_init, 1)
+        + blocks(n_init, _group_widths(n_hid, True), DECODER_KERNELS)
         + conv(n_hid, 2 * channels, 1)
+    )
     return encoder + decoder
-
-

@@ -64,7 +64,11 @@ class ResidualBlock(layers.Layer):
         return x + self.conv1(relu(self.conv3(relu(x))))
 
     def get_config(self):
-        return {**super().get_config(), "channels": self.channels, "hidden": self.hidden}
+        return {
+            **super().get_config(),
+            "channels": self.channels,
+            "hidden": self.hidden,
+        }
 
 
 def stage_widths(stages: int, channels: int) -> list[int]:
@@ -84,32 +88,69 @@ def res_stack(channels: int, res_blocks: int) -> list:
     return [ResidualBlock(channels, hidden, name=f"res{i}") for i in range(res_blocks)]
 
 
-def photo_encoder(factor: int, channels: int, res_blocks: int, code_dim: int, image_channels: int = 3,
-                  name: str = "encoder") -> keras.Sequential:
+def photo_encoder(
+    factor: int,
+    channels: int,
+    res_blocks: int,
+    code_dim: int,
+    image_channels: int = 3,
+    name: str = "encoder",
+) -> keras.Sequential:
     """Photo (n, H, W, c) of any size -> z_e (n, H/f, W/f, code_dim): stride-2 4x4
     convolutions, ``res_blocks`` residual blocks, a 1x1 projection to ``code_dim``."""
-    widths = stage_widths(int(math.log2(factor)), channels)  # e.g. f=4, 96 channels: [48, 96]
+    widths = stage_widths(
+        int(math.log2(factor)), channels
+    )  # e.g. f=4, 96 channels: [48, 96]
     return keras.Sequential(
         [keras.Input((None, None, image_channels))]
-        + [layers.Conv2D(w, 4, strides=2, padding="same", activation="relu", name=f"down{i}")
-           for i, w in enumerate(widths[:-1])]
-        + [layers.Conv2D(widths[-1], 4, strides=2, padding="same", name=f"down{len(widths) - 1}")]
-        + res_stack(channels, res_blocks) + [ReLU(name="relu"), layers.Conv2D(code_dim, 1, name="to_code")],
-        name=name)
+        + [
+            layers.Conv2D(
+                w, 4, strides=2, padding="same", activation="relu", name=f"down{i}"
+            )
+            for i, w in enumerate(widths[:-1])
+        ]
+        + [
+            layers.Conv2D(
+                widths[-1], 4, strides=2, padding="same", name=f"down{len(widths) - 1}"
+            )
+        ]
+        + res_stack(channels, res_blocks)
+        + [ReLU(name="relu"), layers.Conv2D(code_dim, 1, name="to_code")],
+        name=name,
+    )
 
 
-def photo_decoder(factor: int, channels: int, res_blocks: int, code_dim: int, image_channels: int = 3,
-                  name: str = "decoder") -> keras.Sequential:
+def photo_decoder(
+    factor: int,
+    channels: int,
+    res_blocks: int,
+    code_dim: int,
+    image_channels: int = 3,
+    name: str = "decoder",
+) -> keras.Sequential:
     """z_q (n, h, w, code_dim) -> photo (n, f h, f w, c): a 3x3 convolution, residual blocks,
     stride-2 4x4 transposed convolutions, the last one to pixels (linear)."""
     widths = stage_widths(int(math.log2(factor)), channels)
     return keras.Sequential(
-        [keras.Input((None, None, code_dim)), layers.Conv2D(channels, 3, padding="same", name="from_code")]
-        + res_stack(channels, res_blocks) + [ReLU(name="relu")]
-        + [layers.Conv2DTranspose(w, 4, strides=2, padding="same", activation="relu", name=f"up{i}")
-           for i, w in enumerate(reversed(widths[:-1]))]
-        + [layers.Conv2DTranspose(image_channels, 4, strides=2, padding="same", name="pixels")],
-        name=name)
+        [
+            keras.Input((None, None, code_dim)),
+            layers.Conv2D(channels, 3, padding="same", name="from_code"),
+        ]
+        + res_stack(channels, res_blocks)
+        + [ReLU(name="relu")]
+        + [
+            layers.Conv2DTranspose(
+                w, 4, strides=2, padding="same", activation="relu", name=f"up{i}"
+            )
+            for i, w in enumerate(reversed(widths[:-1]))
+        ]
+        + [
+            layers.Conv2DTranspose(
+                image_channels, 4, strides=2, padding="same", name="pixels"
+            )
+        ],
+        name=name,
+    )
 
 
 @keras.saving.register_keras_serializable(package="vqlab")
@@ -122,31 +163,64 @@ class PhotoVQVAE(VQVAE):
     and ``decode`` work on; training may use smaller crops (any multiple of ``factor``).
     """
 
-    def __init__(self, num_codes: int = 512, code_dim: int = 32, factor: int = 4, channels: int = 96,
-                 res_blocks: int = 2, beta: float = 0.25, image_shape=PHOTO_SHAPE,
-                 ema_decay: float | None = None, dead_code_threshold: float | None = DEAD_CODE_THRESHOLD,
-                 codebook_init: str = "data", seed: int = 0, **kwargs):
+    def __init__(
+        self,
+        num_codes: int = 512,
+        code_dim: int = 32,
+        factor: int = 4,
+        channels: int = 96,
+        res_blocks: int = 2,
+        beta: float = 0.25,
+        image_shape=PHOTO_SHAPE,
+        ema_decay: float | None = None,
+        dead_code_threshold: float | None = DEAD_CODE_THRESHOLD,
+        codebook_init: str = "data",
+        seed: int = 0,
+        **kwargs,
+    ):
         factor = check_factor(factor)
         channels = checks.positive_int("channels", channels)
         if not checks.is_int(res_blocks) or res_blocks < 0:
-            raise ValueError(f"res_blocks should be an integer >= 0, got {res_blocks!r}")
+            raise ValueError(
+                f"res_blocks should be an integer >= 0, got {res_blocks!r}"
+            )
         code_dim = checks.positive_int("code_dim", code_dim)
         h, w, c = checks.image_shape(image_shape)
         if h % factor or w % factor:
-            raise ValueError(f"image sides {(h, w)} must be divisible by the factor {factor}")
+            raise ValueError(
+                f"image sides {(h, w)} must be divisible by the factor {factor}"
+            )
         stacks = (factor, channels, int(res_blocks), code_dim, c)
-        super().__init__(num_codes, code_dim, beta=beta, image_shape=image_shape, ema_decay=ema_decay,
-                         dead_code_threshold=dead_code_threshold, codebook_init=codebook_init,
-                         seed=seed, encoder=photo_encoder(*stacks), decoder=photo_decoder(*stacks),
-                         grid_shape=(h // factor, w // factor), **kwargs)
+        super().__init__(
+            num_codes,
+            code_dim,
+            beta=beta,
+            image_shape=image_shape,
+            ema_decay=ema_decay,
+            dead_code_threshold=dead_code_threshold,
+            codebook_init=codebook_init,
+            seed=seed,
+            encoder=photo_encoder(*stacks),
+            decoder=photo_decoder(*stacks),
+            grid_shape=(h // factor, w // factor),
+            **kwargs,
+        )
         self.factor, self.channels, self.res_blocks = factor, channels, int(res_blocks)
 
     def get_config(self):
         config = super().get_config()
-        for key in ("encoder", "decoder", "grid_shape"):  # rebuilt from the photo settings
+        for key in (
+            "encoder",
+            "decoder",
+            "grid_shape",
+        ):  # rebuilt from the photo settings
             config.pop(key)
-        return {**config, "factor": self.factor, "channels": self.channels,
-                "res_blocks": self.res_blocks}
+        return {
+            **config,
+            "factor": self.factor,
+            "channels": self.channels,
+            "res_blocks": self.res_blocks,
+        }
 
     def start_codebook(self, x, seed: int | None = None):
         """k-means++ codebook start on the encoder outputs of ``x``: training crops of any

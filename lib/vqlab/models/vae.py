@@ -36,9 +36,24 @@ class VAE(Autoencoder):
     TERMS = ("loss", "reconstruction", "kl")
     ENCODER_OUTPUTS_PER_LATENT = 2
 
-    def __init__(self, latent_dim: int = 2, kind: str = "dense", reconstruction: str = "bce",
-                 kl_weight: float = 1.0, image_shape=(28, 28, 1), seed: int = 0, **kwargs):
-        super().__init__(latent_dim, kind, reconstruction, image_shape=image_shape, seed=seed, **kwargs)
+    def __init__(
+        self,
+        latent_dim: int = 2,
+        kind: str = "dense",
+        reconstruction: str = "bce",
+        kl_weight: float = 1.0,
+        image_shape=(28, 28, 1),
+        seed: int = 0,
+        **kwargs,
+    ):
+        super().__init__(
+            latent_dim,
+            kind,
+            reconstruction,
+            image_shape=image_shape,
+            seed=seed,
+            **kwargs,
+        )
         self.kl_weight = checks.number_at_least("kl_weight", kl_weight, 0.0)
         self.seed_generator = keras.random.SeedGenerator(self.seed)
 
@@ -47,20 +62,26 @@ class VAE(Autoencoder):
 
     def _posterior(self, x, training=False):
         h = self.encoder(x, training=training)
-        return h[:, :self.latent_dim], h[:, self.latent_dim:]
+        return h[:, : self.latent_dim], h[:, self.latent_dim :]
 
     def reparameterize(self, mean, log_var, training=False):
         """z = mean + exp(log_var / 2) * eps, eps ~ N(0, I) (thesis eq. 3.25)."""
-        eps = keras.random.normal(ops.shape(mean), seed=self.seed_generator if training else self.seed)
+        eps = keras.random.normal(
+            ops.shape(mean), seed=self.seed_generator if training else self.seed
+        )
         return mean + ops.exp(0.5 * log_var) * eps
 
     def call(self, x, training=False):
         mean, log_var = self._posterior(x, training=training)
-        return self.decoder(self.reparameterize(mean, log_var, training), training=training)
+        return self.decoder(
+            self.reparameterize(mean, log_var, training), training=training
+        )
 
     def loss_terms(self, x, training=False):
         mean, log_var = self._posterior(x, training=training)
-        x_hat = self.decoder(self.reparameterize(mean, log_var, training), training=training)
+        x_hat = self.decoder(
+            self.reparameterize(mean, log_var, training), training=training
+        )
         rec = ops.mean(losses.reconstruction_loss(self.reconstruction, x, x_hat))
         kl = ops.mean(losses.kl_to_standard_normal(mean, log_var))
         return {"loss": rec + self.kl_weight * kl, "reconstruction": rec, "kl": kl}
@@ -77,7 +98,11 @@ class VAE(Autoencoder):
         """``n`` images decoded from z ~ N(0, I) (the same images for the same ``seed``)."""
         if not checks.is_int(n) or n < 0:
             raise ValueError(f"n should be a number of images >= 0, got {n!r}")
-        z = np.random.default_rng(seed).standard_normal((n, self.latent_dim)).astype(np.float32)
+        z = (
+            np.random.default_rng(seed)
+            .standard_normal((n, self.latent_dim))
+            .astype(np.float32)
+        )
         return self.decode(z)
 
     def measure(self, x) -> dict:
@@ -85,6 +110,10 @@ class VAE(Autoencoder):
         image) of q(z|x) to the prior, and ``active_units`` (latent dimensions whose mean moves)."""
         x = self.check_images(x)
         mean, log_var = self.posterior(x)
-        return {**super().measure(x),
-                "kl": float(np.mean(losses.kl_to_standard_normal(mean, log_var))) if len(x) else float("nan"),
-                "active_units": metrics.active_units(mean)}
+        return {
+            **super().measure(x),
+            "kl": float(np.mean(losses.kl_to_standard_normal(mean, log_var)))
+            if len(x)
+            else float("nan"),
+            "active_units": metrics.active_units(mean),
+        }

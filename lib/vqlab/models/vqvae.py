@@ -32,16 +32,20 @@ from __future__ import annotations
 
 import keras
 import numpy as np
-from keras import layers, ops
+from keras import ops
 
 from .. import checks, losses
 from ..quantizer import codebook_perplexity, make_quantizer
 from . import blocks
 from .base import LossTermsModel, batched, mean_mse
 
-DEAD_CODE_THRESHOLD = 1.0  # a code that gets < 1 vector per batch (moving count) restarts
+DEAD_CODE_THRESHOLD = (
+    1.0  # a code that gets < 1 vector per batch (moving count) restarts
+)
 CODEBOOK_INITS = ("data", "random")
-NEAREST_CODE_CHUNK = 50_000  # latent vectors per nearest-code search: (chunk, K) distances in memory
+NEAREST_CODE_CHUNK = (
+    50_000  # latent vectors per nearest-code search: (chunk, K) distances in memory
+)
 
 
 @keras.saving.register_keras_serializable(package="vqlab")
@@ -53,34 +57,72 @@ class VQVAE(LossTermsModel):
     images; ``encode_latents``, ``quantize_latents`` and ``decode_latents`` are the steps between.
     """
 
-    TERMS = ("loss", "reconstruction", "codebook_loss", "commitment_loss", "perplexity", "usage")
+    TERMS = (
+        "loss",
+        "reconstruction",
+        "codebook_loss",
+        "commitment_loss",
+        "perplexity",
+        "usage",
+    )
 
-    def __init__(self, num_codes: int = 64, code_dim: int = 16, beta: float = 0.25,
-                 filters=(32, 64), image_shape=blocks.IMAGE_SHAPE, ema_decay: float | None = None,
-                 dead_code_threshold: float | None = DEAD_CODE_THRESHOLD,
-                 codebook_init: str = "data", seed: int = 0, encoder=None, decoder=None,
-                 grid_shape=None, **kwargs):
+    def __init__(
+        self,
+        num_codes: int = 64,
+        code_dim: int = 16,
+        beta: float = 0.25,
+        filters=(32, 64),
+        image_shape=blocks.IMAGE_SHAPE,
+        ema_decay: float | None = None,
+        dead_code_threshold: float | None = DEAD_CODE_THRESHOLD,
+        codebook_init: str = "data",
+        seed: int = 0,
+        encoder=None,
+        decoder=None,
+        grid_shape=None,
+        **kwargs,
+    ):
         super().__init__(image_shape=image_shape, seed=seed, **kwargs)
         if codebook_init not in CODEBOOK_INITS:
-            raise ValueError(f"codebook_init should be one of {CODEBOOK_INITS}, got {codebook_init!r}")
-        quantizer = make_quantizer(num_codes, code_dim, beta=beta, ema_decay=ema_decay,
-                                   dead_code_threshold=dead_code_threshold, seed=self.seed)
-        self.num_codes, self.code_dim, self.beta = quantizer.num_codes, quantizer.code_dim, quantizer.beta
+            raise ValueError(
+                f"codebook_init should be one of {CODEBOOK_INITS}, got {codebook_init!r}"
+            )
+        quantizer = make_quantizer(
+            num_codes,
+            code_dim,
+            beta=beta,
+            ema_decay=ema_decay,
+            dead_code_threshold=dead_code_threshold,
+            seed=self.seed,
+        )
+        self.num_codes, self.code_dim, self.beta = (
+            quantizer.num_codes,
+            quantizer.code_dim,
+            quantizer.beta,
+        )
         self.ema_decay, self.dead_code_threshold = ema_decay, dead_code_threshold
         self.codebook_init = codebook_init
-        self.codebook_started = codebook_init == "random"  # "data": the first fit starts it
+        self.codebook_started = (
+            codebook_init == "random"
+        )  # "data": the first fit starts it
         self.custom_stacks = encoder is not None or decoder is not None
         if self.custom_stacks:
             if encoder is None or decoder is None or grid_shape is None:
-                raise ValueError("pass encoder, decoder and grid_shape together (or none of them "
-                                 "for the default stacks of `filters`)")
+                raise ValueError(
+                    "pass encoder, decoder and grid_shape together (or none of them "
+                    "for the default stacks of `filters`)"
+                )
             self.filters = None
             self.grid_shape = tuple(int(s) for s in grid_shape)
         else:
             self.filters = blocks.check_filters(filters)
-            self.grid_shape = blocks.check_conv_shape(self.image_shape, len(self.filters))
+            self.grid_shape = blocks.check_conv_shape(
+                self.image_shape, len(self.filters)
+            )
             encoder = blocks.vq_encoder(self.filters, self.code_dim, self.image_shape)
-            decoder = blocks.vq_decoder(self.filters, self.code_dim, self.image_shape, self.grid_shape)
+            decoder = blocks.vq_decoder(
+                self.filters, self.code_dim, self.image_shape, self.grid_shape
+            )
         # encoder -> quantizer -> decoder: the order of model.weights (and of the old files)
         self.encoder = encoder
         self.quantizer = quantizer
@@ -88,15 +130,23 @@ class VQVAE(LossTermsModel):
         self.decoder = decoder
 
     def get_config(self):
-        config = {**super().get_config(), "num_codes": self.num_codes, "code_dim": self.code_dim,
-                  "beta": self.beta, "ema_decay": self.ema_decay,
-                  "dead_code_threshold": self.dead_code_threshold,
-                  "codebook_init": self.codebook_init}
+        config = {
+            **super().get_config(),
+            "num_codes": self.num_codes,
+            "code_dim": self.code_dim,
+            "beta": self.beta,
+            "ema_decay": self.ema_decay,
+            "dead_code_threshold": self.dead_code_threshold,
+            "codebook_init": self.codebook_init,
+        }
         if not self.custom_stacks:
             return {**config, "filters": self.filters}
-        return {**config, "grid_shape": self.grid_shape,
-                "encoder": keras.saving.serialize_keras_object(self.encoder),
-                "decoder": keras.saving.serialize_keras_object(self.decoder)}
+        return {
+            **config,
+            "grid_shape": self.grid_shape,
+            "encoder": keras.saving.serialize_keras_object(self.encoder),
+            "decoder": keras.saving.serialize_keras_object(self.decoder),
+        }
 
     @classmethod
     def from_config(cls, config):
@@ -119,13 +169,21 @@ class VQVAE(LossTermsModel):
         q = self.quantizer(self.encoder(x, training=training), training=training)
         x_hat = self.decoder(q["quantized"], training=training)
         rec = ops.mean(losses.mean_squared_error(x, x_hat))
-        return {"loss": rec + q["loss"], "reconstruction": rec,
-                **{k: q[k] for k in ("codebook_loss", "commitment_loss", "perplexity", "usage")}}
+        return {
+            "loss": rec + q["loss"],
+            "reconstruction": rec,
+            **{
+                k: q[k]
+                for k in ("codebook_loss", "commitment_loss", "perplexity", "usage")
+            },
+        }
 
     # Training: the data-dependent codebook start -----------------------------------
     def start_codebook(self, x, seed: int | None = None):
         """Start the codebook by k-means++ on the encoder outputs of images ``x``."""
-        self.quantizer.initialize_from(self.encode_latents(x), seed=self.seed if seed is None else seed)
+        self.quantizer.initialize_from(
+            self.encode_latents(x), seed=self.seed if seed is None else seed
+        )
         self.codebook_started = True
 
     def fit(self, x=None, *args, **kwargs):
@@ -133,7 +191,7 @@ class VQVAE(LossTermsModel):
         on the first training batch (``x[:batch_size]``, or the first batch of a dataset)."""
         if not self.codebook_started:
             if isinstance(x, np.ndarray):
-                first = x[:kwargs.get("batch_size") or 32]
+                first = x[: kwargs.get("batch_size") or 32]
             elif isinstance(x, keras.utils.PyDataset):
                 first = x[0]
             else:
@@ -144,7 +202,9 @@ class VQVAE(LossTermsModel):
 
     def set_weights(self, weights):
         super().set_weights(weights)
-        self.codebook_started = True  # trained or restored weights: never restart from data
+        self.codebook_started = (
+            True  # trained or restored weights: never restart from data
+        )
 
     # The surface a chapter calls -----------------------------------------------------
     def encode_latents(self, x) -> np.ndarray:
@@ -154,7 +214,7 @@ class VQVAE(LossTermsModel):
     def quantize_latents(self, z_e) -> np.ndarray:
         """Token grids (n, h, w): the index of the nearest code of each vector of ``z_e``."""
         z_e = checks.latents(z_e, self.grid_shape + (self.code_dim,))
-        flat = z_e.reshape(-1, self.code_dim)                      # (n*h*w, D)
+        flat = z_e.reshape(-1, self.code_dim)  # (n*h*w, D)
         idx = batched(self.quantizer.nearest_codes, flat, NEAREST_CODE_CHUNK)
         return idx.reshape(z_e.shape[:-1]).astype(np.int64)
 
@@ -168,13 +228,17 @@ class VQVAE(LossTermsModel):
         if tokens.ndim == 2:
             tokens = tokens[None]
         if tokens.ndim != 3 or tokens.shape[1:] != self.grid_shape:
-            raise ValueError(f"expected token grids of shape (n, {self.grid_shape[0]}, "
-                             f"{self.grid_shape[1]}), got {tokens.shape}")
+            raise ValueError(
+                f"expected token grids of shape (n, {self.grid_shape[0]}, "
+                f"{self.grid_shape[1]}), got {tokens.shape}"
+            )
         if not np.issubdtype(tokens.dtype, np.integer):
             raise ValueError(f"tokens must be integers, got dtype {tokens.dtype}")
         if tokens.size and (tokens.min() < 0 or tokens.max() >= self.num_codes):
-            raise ValueError(f"tokens must lie in [0, {self.num_codes}), "
-                             f"got values in [{tokens.min()}, {tokens.max()}]")
+            raise ValueError(
+                f"tokens must lie in [0, {self.num_codes}), "
+                f"got values in [{tokens.min()}, {tokens.max()}]"
+            )
         return tokens
 
     def decode(self, tokens) -> np.ndarray:
@@ -192,7 +256,14 @@ class VQVAE(LossTermsModel):
         ``counts``, that histogram (how many tokens of ``x`` each code is)."""
         x = self.check_images(x)
         tokens = self.encode(x)
-        perplexity, usage = codebook_perplexity(tokens, self.num_codes) if len(x) else (float("nan"), 0.0)
-        return {"mse": mean_mse(x, self.decode(tokens)), "usage": usage, "perplexity": perplexity,
-                "counts": np.bincount(tokens.ravel(), minlength=self.num_codes)}
-
+        perplexity, usage = (
+            codebook_perplexity(tokens, self.num_codes)
+            if len(x)
+            else (float("nan"), 0.0)
+        )
+        return {
+            "mse": mean_mse(x, self.decode(tokens)),
+            "usage": usage,
+            "perplexity": perplexity,
+            "counts": np.bincount(tokens.ravel(), minlength=self.num_codes),
+        }
