@@ -33,6 +33,17 @@ def _reference():
     return module
 
 
+# Retrained after the migration (issue 21: on the photo corpus), so their weights differ from
+# the recorded ones by design; their cards must say so, or the exclusion would hide a change.
+RETRAINED_SINCE = {"photo_f4", "photo_f8"}
+MIGRATED = sorted(set(pretrained.names()) - {"dalle_dvae"} - RETRAINED_SINCE)
+
+
+def test_models_left_out_were_retrained_on_the_corpus():
+    for name in RETRAINED_SINCE:
+        assert pretrained.read_card(name)["data"].startswith("corpus_crops"), name
+
+
 @pytest.fixture(scope="module")
 def reference():
     with np.load(REFERENCE, allow_pickle=False) as f:
@@ -44,7 +55,7 @@ def test_every_shipped_model_has_a_reference(reference):
     assert recorded == set(pretrained.names()) - {"dalle_dvae"}
 
 
-@pytest.mark.parametrize("name", sorted(set(pretrained.names()) - {"dalle_dvae"}))
+@pytest.mark.parametrize("name", MIGRATED)
 def test_migrated_model_is_unchanged(name, reference):
     ref = _reference()
     model = pretrained.load(name)
