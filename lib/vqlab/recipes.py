@@ -69,6 +69,9 @@ class Recipe:
         THESIS_LEARNING_RATE  # or total_steps -> schedule
     )
     seed: int = 0
+    # Evaluate on the test split after every epoch (Keras' validation): the card's history
+    # then shows the test curve, e.g. whether a photo model was still improving at the end.
+    validate: bool = False
 
     @property
     def command(self) -> str:
@@ -237,6 +240,7 @@ register(
 # Photo models (chapter 11): the VQ-VAE with residual blocks, trained on random crops of the
 # openly licensed photos that arrive with the stack, never on the held-out ones (vqlab.photos).
 from . import photos as _photos  # noqa: E402  (kept beside the recipes that use it)
+from .models.dvae import PhotoDVAE  # noqa: E402
 from .models.photo import PhotoVQVAE  # noqa: E402
 
 PHOTO_CROP = 64  # f=4 and f=8 train on 64x64 crops and encode 256x256 photos
@@ -292,6 +296,7 @@ register(
         epochs=CORPUS_EPOCHS,
         batch_size=16,
         learning_rate=cosine(VQ_LEARNING_RATE),
+        validate=True,
     )
 )
 register(
@@ -304,6 +309,52 @@ register(
         epochs=CORPUS_EPOCHS,
         batch_size=16,
         learning_rate=cosine(VQ_LEARNING_RATE),
+        validate=True,
+    )
+)
+
+# The same f = 8 budget, trained the way DALL·E trained its dVAE (vqlab.models.dvae):
+# Gumbel-softmax relaxed one-hots into the decoder, a KL term to the uniform prior, the
+# temperature annealed from 1 to 1/16 over three quarters of the steps.
+PHOTO_STEPS = CORPUS_TRAIN_CROPS // 16 * CORPUS_EPOCHS
+DVAE_KL_WEIGHT = (
+    5e-4  # ~ DALL·E's beta = 6.6 once its per-pixel sum is a per-pixel mean
+)
+register(
+    Recipe(
+        "photo_dvae_f8",
+        lambda: PhotoDVAE(
+            512,
+            32,
+            factor=8,
+            kl_weight=DVAE_KL_WEIGHT,
+            anneal_steps=PHOTO_STEPS * 3 // 4,
+            kl_warmup_steps=PHOTO_STEPS // 6,
+        ),
+        "DALL·E-style discrete VAE, f=8, 512 codes of size 32, photo_f8's stacks: Gumbel-"
+        "softmax relaxation, KL to the uniform prior (weight 5e-4, warmed up over the first "
+        "sixth of the steps), temperature 1 -> 1/16 over three quarters of them; the same "
+        "crops and steps as photo_f8 (chapter 11).",
+        data=f"corpus_crops{PHOTO_CROP}",
+        epochs=CORPUS_EPOCHS,
+        batch_size=16,
+        learning_rate=cosine(VQ_LEARNING_RATE),
+        validate=True,
+    )
+)
+# Capacity at one patch size: photo_f8 with twice the channels and twice the residual blocks.
+register(
+    Recipe(
+        "photo_f8_large",
+        lambda: PhotoVQVAE(512, 32, factor=8, channels=192, res_blocks=4),
+        "Photo VQ-VAE, f=8, 512 codes of size 32, twice photo_f8's width (192 channels) and "
+        "residual blocks (4 each side); the same crops and steps (chapter 11: does a bigger "
+        "model resist edits better?).",
+        data=f"corpus_crops{PHOTO_CROP}",
+        epochs=CORPUS_EPOCHS,
+        batch_size=16,
+        learning_rate=cosine(VQ_LEARNING_RATE),
+        validate=True,
     )
 )
 register(
@@ -338,6 +389,60 @@ register(
         "is also the unconditional prior (chapter 8).",
         data="vqvae_mnist_tokens",
         epochs=12,
+        learning_rate=cosine(PRIOR_LEARNING_RATE),
+    )
+)
+
+# Stage two for photos (chapter 11): a gated PixelCNN over photo_f8's 32x32 token grids of
+# 256x256 crops of the training photos. Its code length on the test source is the rate an
+# entropy coder built on it reaches (vqlab.rate).
+PHOTO_PRIOR_GRIDS = 8_000  # 256x256 crops of the training photos: 8.2 million tokens
+PHOTO_PRIOR_CHUNK = 400  # crops made and encoded at a time (a 256x256 crop is 0.8 MB)
+
+
+def photo_tokens(vqvae: str = "photo_f8", grids: int = PHOTO_PRIOR_GRIDS):
+    """``loader(split, limit)``: int32 token grids of ``vqvae`` on 256x256 training crops
+    (``train``, seeded) or on the test source's photos (``test``), encoded on each call."""
+
+    def load(split: str, limit: int | None = None):
+        import numpy as np
+
+        from . import corpus, pretrained
+
+        model = pretrained.load(vqvae)
+        if split != "train":
+            x = corpus.test_images(256).astype("float32") / 255.0
+            tokens = model.encode(x).astype(np.int32)
+            return tokens if limit is None else tokens[:limit]
+        n = grids if limit is None else min(limit, grids)
+        out = []
+        for start in range(0, n, PHOTO_PRIOR_CHUNK):
+            k = min(PHOTO_PRIOR_CHUNK, n - start)
+            crops = corpus.training_crops(k, 256, seed=1, start=start, balance="source")
+            out.append(model.encode(crops.astype("float32") / 255.0).astype(np.int32))
+        return np.concatenate(out)
+
+    return load
+
+
+register_data("photo_f8_tokens", photo_tokens("photo_f8"))
+register(
+    Recipe(
+        "prior_photo_f8",
+        lambda: _prior.GatedPixelCNN(
+            num_codes=512,
+            channels=64,
+            num_layers=8,
+            num_classes=1,
+            label_dropout=0.0,
+            image_shape=(32, 32, 1),
+        ),
+        "Gated PixelCNN prior (64 channels, 8 layers, unconditional) over photo_f8's 32x32 "
+        "token grids of 8,000 seeded 256x256 crops of the corpus' training photos: the "
+        "photo tokens' code length and the seams' repair (chapter 11).",
+        data="photo_f8_tokens",
+        epochs=6,
+        batch_size=16,
         learning_rate=cosine(PRIOR_LEARNING_RATE),
     )
 )

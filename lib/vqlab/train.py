@@ -31,6 +31,7 @@ from .files import atomic_savez
 
 CHECKPOINT_DIR = Path("checkpoints")
 CHECKPOINT_FILE = "checkpoint.npz"
+VALIDATION_BATCH = 64  # test examples per pass when a recipe validates after each epoch
 
 
 class CheckpointError(RuntimeError):
@@ -287,6 +288,8 @@ def train(
             initial_epoch=start,
             steps_per_epoch=steps_per_epoch,
             callbacks=[ckpt, *callbacks],
+            validation_data=x_test if r.validate else None,
+            validation_batch_size=VALIDATION_BATCH,
             verbose=verbose,
             shuffle=False,
         )

@@ -6,6 +6,7 @@
 | ``vae`` | ``VAE`` | Gaussian latent, the ELBO (chapters 3-5) |
 | ``vqvae`` | ``VQVAE`` | encoder stack, quantizer, decoder stack (chapter 7) |
 | ``photo`` | ``PhotoVQVAE`` | a ``VQVAE`` built from photo stacks (chapter 11) |
+| ``dvae`` | ``PhotoDVAE`` | the same stacks trained as DALL·E's dVAE: Gumbel-softmax (chapter 11) |
 | ``dalle`` | ``DalleDVAE`` | DALL·E's dVAE, a Keras port (chapter 11) |
 | ``prior`` | ``GatedPixelCNN`` | stage two: a prior over token grids (chapter 8) |
 | ``classifier`` | ``DigitClassifier`` | features for the sample-quality measures (chapter 8) |
@@ -24,6 +25,7 @@ import numpy as np
 from .autoencoder import Autoencoder
 from .classifier import DigitClassifier
 from .dalle import DalleDVAE
+from .dvae import PhotoDVAE
 from .photo import PhotoVQVAE
 from .prior import GatedPixelCNN
 from .vae import VAE
@@ -47,6 +49,7 @@ __all__ = [
     "VAE",
     "VQVAE",
     "PhotoVQVAE",
+    "PhotoDVAE",
     "DalleDVAE",
     "GatedPixelCNN",
     "DigitClassifier",

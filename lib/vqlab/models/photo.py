@@ -191,6 +191,13 @@ class PhotoVQVAE(VQVAE):
                 f"image sides {(h, w)} must be divisible by the factor {factor}"
             )
         stacks = (factor, channels, int(res_blocks), code_dim, c)
+        encoder_stacks = (
+            factor,
+            channels,
+            int(res_blocks),
+            self.encoder_width(num_codes, code_dim),
+            c,
+        )
         super().__init__(
             num_codes,
             code_dim,
@@ -200,12 +207,17 @@ class PhotoVQVAE(VQVAE):
             dead_code_threshold=dead_code_threshold,
             codebook_init=codebook_init,
             seed=seed,
-            encoder=photo_encoder(*stacks),
+            encoder=photo_encoder(*encoder_stacks),
             decoder=photo_decoder(*stacks),
             grid_shape=(h // factor, w // factor),
             **kwargs,
         )
         self.factor, self.channels, self.res_blocks = factor, channels, int(res_blocks)
+
+    @staticmethod
+    def encoder_width(num_codes: int, code_dim: int) -> int:
+        """Channels of the encoder's output: a VQ-VAE's z_e has ``code_dim``."""
+        return code_dim
 
     def get_config(self):
         config = super().get_config()
