@@ -133,3 +133,82 @@ def measure_edits(model, x, edits: list[Edit], tokens=None) -> list[dict]:
             }
         )
     return rows
+
+
+# The thesis' photo manipulations (its figs. 5.15-5.18), as numbers ----------------------
+# Which rows of ``manipulations`` stand for the thesis' three kinds of damage, in the
+# order it ranks them, worst first (section 5.2.2: inversion, then rotation, then shift).
+THESIS_RANKING = ("inversion", "rotation", "shift")
+KIND_OF = {
+    "shift dx=1, dy=0": "shift",
+    "shift dx=0, dy=1": "shift",
+    "rotate 90": "rotation",
+    "invert z_e": "inversion",
+}
+
+
+def manipulations(model, x, second=None) -> list[dict]:
+    """The thesis' manipulations of photo token grids, each measured as the PSNR (dB) of the
+    decoded edit against the same edit of the reconstruction, T(x̂) (the model's own error
+    taken out), averaged over the images ``x`` (n, H, W, C):
+
+    shifts by one token in x and in y, rotation by 90°, both flips, inversion of the
+    latents (-z_e, then quantized: judged against the better of x̂ and its negative
+    1 - x̂, the two things an inverted picture could mean), and, with ``second`` images,
+    halves of two photos combined along x and along y (against the halves of the two
+    reconstructions). Rows: ``edit``, ``kind`` (see ``KIND_OF``), ``psnr_db``."""
+    x = _images(model, x)
+    f = model.image_shape[0] // model.grid_shape[0]
+    keep = ("shift dx=1, dy=0", "shift dx=0, dy=1", "rotate 90", "flip x", "flip y")
+    edits = [e for e in standard_edits(f, background_token(model)) if e.name in keep]
+    t = np.asarray(model.encode(x))
+    rec = np.asarray(model.decode(t))
+    rows = [
+        {
+            "edit": r["edit"],
+            "kind": KIND_OF.get(r["edit"], "flip"),
+            "psnr_db": float(metrics.psnr_of_mse(r["mse_vs_edited_reconstruction"])),
+        }
+        for r in measure_edits(model, x, edits, tokens=t)
+    ]
+    inverted = model.decode(model.quantize_latents(-model.encode_latents(x)))
+    best = np.maximum(
+        metrics.psnr_of_mse(metrics.mse(inverted, rec)),
+        metrics.psnr_of_mse(metrics.mse(inverted, 1.0 - rec)),
+    )
+    rows.append(
+        {"edit": "invert z_e", "kind": "inversion", "psnr_db": float(best.mean())}
+    )
+    if second is not None:
+        y = _images(model, second)
+        ty = np.asarray(model.encode(y))
+        rec_y = np.asarray(model.decode(ty))
+        for axis in ("x", "y"):
+            decoded = model.decode(tokens.combine(t, ty, axis))
+            split = (model.grid_shape[1 if axis == "x" else 0] // 2) * f
+            pasted = np.stack(
+                [
+                    tokens.combine(rec[..., c], rec_y[..., c], axis, split=split)
+                    for c in range(rec.shape[-1])
+                ],
+                axis=-1,
+            )
+            psnr = metrics.psnr_of_mse(metrics.mse(decoded, pasted)).mean()
+            rows.append(
+                {
+                    "edit": f"halves along {axis}",
+                    "kind": "combine",
+                    "psnr_db": float(psnr),
+                }
+            )
+    return rows
+
+
+def damage_ranking(rows) -> tuple[str, ...]:
+    """The thesis' three kinds of damage ordered worst first (lowest mean PSNR of their
+    rows of ``manipulations`` first): compare with ``THESIS_RANKING``."""
+    by_kind = {
+        kind: np.mean([r["psnr_db"] for r in rows if r["kind"] == kind])
+        for kind in THESIS_RANKING
+    }
+    return tuple(sorted(by_kind, key=by_kind.get))

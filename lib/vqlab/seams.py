@@ -90,3 +90,74 @@ def jump(images, column: int) -> np.ndarray:
     if not 0 < column < x.shape[-1]:
         raise ValueError(f"column should lie in [1, {x.shape[-1] - 1}], got {column!r}")
     return np.abs(x[:, :, column] - x[:, :, column - 1]).mean(axis=1)
+
+
+def box_jump(image, box) -> float:
+    """How visible the edge of ``box`` (top, left, height, width, in pixels) is in one image
+    (H, W[, C]): the mean absolute difference, over the box's border and the colour
+    channels, between each border pixel and its neighbour just outside the box. Compare
+    with ``neighbour_difference``, the same for any two adjacent pixels of the image."""
+    x = np.asarray(image, np.float64)
+    x = x[..., None] if x.ndim == 2 else x
+    top, left, height, width = (int(v) for v in box)
+    bottom, right = top + height - 1, left + width - 1
+    if top < 1 or left < 1 or bottom > x.shape[0] - 2 or right > x.shape[1] - 2:
+        raise ValueError(
+            f"box {box} should lie inside the image {x.shape[:2]} with a pixel to spare "
+            f"on each side"
+        )
+    cols, rows = slice(left, right + 1), slice(top, bottom + 1)
+    pairs = [
+        (x[top, cols], x[top - 1, cols]),
+        (x[bottom, cols], x[bottom + 1, cols]),
+        (x[rows, left], x[rows, left - 1]),
+        (x[rows, right], x[rows, right + 1]),
+    ]
+    return float(np.mean(np.concatenate([np.abs(a - b).ravel() for a, b in pairs])))
+
+
+def neighbour_difference(image) -> float:
+    """The mean absolute difference between horizontally or vertically adjacent pixels of
+    one image (H, W[, C]): what ``box_jump`` would be for an edge that is not there."""
+    x = np.asarray(image, np.float64)
+    return float(
+        np.mean(
+            np.concatenate(
+                [np.abs(np.diff(x, axis=0)).ravel(), np.abs(np.diff(x, axis=1)).ravel()]
+            )
+        )
+    )
+
+
+def ring(grid_shape, box, width: int = 1) -> np.ndarray:
+    """Bool mask (h, w) of the tokens within ``width`` tokens of the edge of ``box`` (top,
+    left, height, width, in tokens): the box's own ``width`` outer rings and the ``width``
+    rings just outside it. These are the tokens a repair resamples."""
+    d = box_distance(tuple(grid_shape), box)
+    return (d > -width) & (d <= width)
+
+
+def repair(
+    prior, grid, box, width: int = 1, samples: int = 8, temperature: float = 1.0, seed=0
+) -> dict:
+    """Repair the seam of a moved box in one token grid (h, w) with a learned prior:
+    resample the tokens of ``ring(box, width)`` from p(k_i | k_<i) (``vqlab.prior.complete``,
+    one raster pass) ``samples`` times, and keep the draw the prior finds most likely
+    (fewest bits for the whole grid). Returns ``tokens`` (h, w), ``mask``, and ``bits`` of
+    the grid before and after."""
+    from . import prior as _prior
+
+    grid = np.asarray(grid)
+    mask = ring(grid.shape, box, width)
+    grids = np.repeat(grid[None], samples, axis=0)
+    drawn = _prior.complete(
+        prior, grids, mask, temperature=temperature, sweeps=0, seed=seed
+    )
+    bits = _prior.bits(prior, drawn)
+    best = int(np.argmin(bits))
+    return {
+        "tokens": drawn[best],
+        "mask": mask,
+        "bits_before": float(_prior.bits(prior, grid[None])[0]),
+        "bits_after": float(bits[best]),
+    }

@@ -305,6 +305,7 @@ def train(
         "command": r.command,
         "data": r.data + (f" (first {limit} images of each split)" if limit else ""),
         "epochs": epochs,
+        "steps": steps_per_epoch * epochs,
         "batch_size": r.batch_size,
         "optimizer": "Adam",
         "learning_rate": json_safe(settings["learning_rate"]),
