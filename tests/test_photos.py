@@ -8,9 +8,8 @@ import pytest
 from vqlab import editing, photos, pretrained, tokens
 from vqlab.models.photo import PhotoVQVAE
 
-SHIPPED = [
-    n for n in ("photo_f4", "photo_f8", "photo_small") if n in pretrained.names()
-]
+PHOTO_MODELS = ("photo_f4", "photo_f8", "photo_small", "photo_f8_large", "photo_dvae_f8")
+SHIPPED = [n for n in PHOTO_MODELS if n in pretrained.names()]
 
 
 def test_every_photo_is_bundled_and_licensed():
@@ -216,13 +215,16 @@ def test_shipped_photo_models_reconstruct_held_out_photos(name):
 
 
 def test_shipped_photo_weights_fit_their_budget():
-    total = sum(pretrained.weights_path(n).stat().st_size for n in SHIPPED)
+    names = SHIPPED + [n for n in ("prior_photo_f8",) if n in pretrained.names()]
+    total = sum(pretrained.weights_path(n).stat().st_size for n in names)
     assert total <= 32 * 2**20, (
         f"{total / 2**20:.1f} MiB of photo weights"
     )  # issue 21's budget
 
 
-@pytest.mark.parametrize("name", ["photo_f4", "photo_f8"])
+@pytest.mark.parametrize(
+    "name", ["photo_f4", "photo_f8", "photo_f8_large", "photo_dvae_f8"]
+)
 def test_corpus_models_cards_hold_their_test_source_figures(name):
     """The retrained tokenizers' cards record the corpus they saw and what they reach on the
     test source; recomputed here (the test source is an 8 MB download, cached)."""
@@ -239,6 +241,10 @@ def test_corpus_models_cards_hold_their_test_source_figures(name):
         > 200
     )
     assert corpus.TEST_SOURCE not in card["photos"]["train_sources"]
+    # one recipe, equal budgets: the same crops and the same number of steps, < 2 hours
+    reference = pretrained.read_card("photo_f8")
+    assert (card["data"], card["steps"]) == (reference["data"], reference["steps"])
+    assert card["train_seconds_this_run"] < 2 * 3600
     x, names = photos.test_source_photos(256)
     p = photos.psnr(x, pretrained.load(name).reconstruct(x))
     assert list(card["test_source"]["per_photo"]) == names
