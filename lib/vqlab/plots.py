@@ -218,14 +218,23 @@ def rate_distortion(curves, points=(), ax=None, rate: str = "file", log_x: bool 
                 arrowprops={"arrowstyle": "->", "color": colour, "linewidth": 1},
             )
     if log_x:
-        from matplotlib.ticker import FuncFormatter
+        from matplotlib.ticker import FixedLocator, NullFormatter, ScalarFormatter
 
         ax.set_xscale("log")
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        lo, hi = ax.get_xlim()
+        ticks = [
+            m * 10.0**e
+            for e in range(-3, 3)
+            for m in (1, 2, 3, 5)
+            if lo <= m * 10.0**e <= hi
+        ]
+        ax.xaxis.set_major_locator(FixedLocator(ticks))
+        ax.xaxis.set_major_formatter(ScalarFormatter())
+        ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel(
         "bits per pixel (" + ("whole file" if rate == "file" else "payload only") + ")"
     )
     ax.set_ylabel("PSNR (dB)")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(loc="lower right")
+    ax.legend(loc="upper left")  # the curves rise to the right: this corner is free
     return ax
