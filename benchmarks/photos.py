@@ -31,7 +31,7 @@ GOAL_F4_DB = 27.0
 TEST_GOALS_DB = {"photo_f4": 28.5, "photo_f8": 24.0}
 PRIORS = {"photo_f8": "prior_photo_f8"}  # the learned prior over a model's tokens
 CURVE_QUALITIES = {
-    "jpeg": (2, 5, 10, 20, 30, 50, 75, 90),
+    "jpeg": (1, 2, 5, 10, 20, 30, 50, 75, 90),
     "webp": (0, 5, 10, 25, 50, 75, 90),
 }
 
@@ -76,13 +76,13 @@ def report(name, model, x=None, names=None):
         f" {'payload':>7s}"
     )
     for r, s in zip(rows, ssim):
-        floor = "*" if r["webp_floor"] else " "
+        jf, wf = ("*" if r[f"{c}_floor"] else " " for c in ("jpeg", "webp"))
         print(
             f"{str(r['photo'])[:14]:14s} {r['model_psnr_db']:7.2f} {s:6.3f} "
             f"{_f(r['tokens_file_bpp'], 7, 4)}"
             + (f" {_f(r['prior_file_bpp'], 7, 4)}" if prior is not None else "")
-            + f" {str(r['jpeg_quality']):>6s} {_f(r['jpeg_file_bpp'])}"
-            f" {_f(r['jpeg_payload_bpp'])} {str(r['webp_quality']) + floor:>6s}"
+            + f" {str(r['jpeg_quality']) + jf:>6s} {_f(r['jpeg_file_bpp'])}"
+            f" {_f(r['jpeg_payload_bpp'])} {str(r['webp_quality']) + wf:>6s}"
             f" {_f(r['webp_file_bpp'])} {_f(r['webp_payload_bpp'])}"
         )
     m = rate.mean_row(rows)
@@ -95,9 +95,9 @@ def report(name, model, x=None, names=None):
     )
     if m["webp_floor"] or m["jpeg_floor"]:
         print(
-            f"* the codec's cheapest file (lowest quality) is already above the model's "
-            f"PSNR: {m['jpeg_floor']} photos for JPEG, {m['webp_floor']} for WebP; its "
-            f"rate there is the codec's floor, not a rate at equal PSNR"
+            f"* the codec's cheapest file (lowest quality) already beats the model's "
+            f"PSNR (JPEG on {m['jpeg_floor']} photos, WebP on {m['webp_floor']}): its "
+            f"rate there is its floor (it cannot spend fewer bits), at a higher PSNR"
         )
     return m["model_psnr_db"], rows
 
