@@ -13,21 +13,21 @@ measured on them. Grey photos join the training set as three equal channels.
   held-out ones, ``split="test"``), each at a random scale and flipped left-right with
   probability 1/2, drawn from ``seed`` alone (the training data of the photo models);
 * ``thumbnails(split, n, size, seed)``: random large crops shrunk to ``size`` (small images);
-* ``psnr``, ``ssim``, ``jpeg_at_psnr`` (the rate Pillow's JPEG needs for a given PSNR),
+* ``psnr``, ``ssim``, ``jpeg_at_psnr`` (the rate Pillow's JPEG needs for a given PSNR;
+  ``vqlab.rate`` has both codecs, headers counted, and the tokens' rate),
   ``transplant`` and ``seam_profile`` (a box of tokens from one photo in another, and the
   error as a function of the distance from the box edge).
 """
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 from PIL import Image
 
-from . import metrics
+from . import metrics, rate
 from .images import as_batch
 
 HELD_OUT = ("astronaut", "chelsea", "coffee", "china")
@@ -311,58 +311,31 @@ def ssim(a, b) -> np.ndarray:
     )
 
 
-def token_bits_per_pixel(model) -> float:
-    """Rate of a token grid with every token coded in log2(K) bits: h * w * log2(K) / (H * W)."""
-    h, w = model.grid_shape
-    return float(
-        h * w * np.log2(model.num_codes) / (model.image_shape[0] * model.image_shape[1])
-    )
+# Rate: vqlab.rate (what a photo costs in bits, token files and codecs' headers counted alike)
+from .rate import token_bits_per_pixel  # noqa: E402,F401  (importable from here as before)
 
 
 def jpeg(image, quality: int) -> tuple[np.ndarray, float]:
-    """Pillow's JPEG of one image (H, W, 3) at ``quality``: (decoded image, bits per pixel)."""
-    buf = io.BytesIO()
-    Image.fromarray(np.round(np.clip(image, 0, 1) * 255).astype(np.uint8)).save(
-        buf, "JPEG", quality=quality
-    )
-    decoded = (
-        np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"), np.float32)
-        / 255.0
-    )
-    return decoded, 8.0 * buf.tell() / (image.shape[0] * image.shape[1])
+    """Pillow's JPEG (``optimize=True``, 4:2:0; ``vqlab.rate.encode``) of one image
+    (H, W, 3) at ``quality``: (decoded image, bits per pixel of the whole file)."""
+    decoded, data = rate.encode(image, "jpeg", quality)
+    return decoded, rate.bpp(len(data), *decoded.shape[:2])
 
 
 def jpeg_at_psnr(image, target: float) -> dict:
-    """The lowest-rate JPEG of ``image`` whose PSNR reaches ``target`` dB: quality, bits per
-    pixel and PSNR (every quality 1..95 is tried; ``quality`` None if none reaches it)."""
-    best = {"quality": None, "bpp": float("nan"), "psnr": float("nan")}
-    for q in range(1, 96):
-        decoded, bpp = jpeg(image, q)
-        p = float(psnr(image[None], decoded[None])[0])
-        if p >= target and not bpp >= best["bpp"]:
-            best = {"quality": q, "bpp": bpp, "psnr": p}
-    return best
+    """The lowest-rate JPEG of ``image`` whose PSNR reaches ``target`` dB
+    (``vqlab.rate.codec_at_psnr``, every quality 1..100 tried): its ``quality``, ``bpp``
+    (whole file) and ``psnr``, and ``rate.measure``'s figures (``payload_bpp``, ...);
+    ``quality`` None if none reaches it."""
+    r = rate.codec_at_psnr(image, "jpeg", target)
+    return {"quality": r["quality"], "bpp": r["file_bpp"], "psnr": r["psnr_db"], **r}
 
 
-def rate_table(model, x, names=HELD_OUT) -> list[dict]:
-    """Per photo: the model's PSNR through its tokens at ``token_bits_per_pixel``, and the
-    bits per pixel Pillow's JPEG needs for the same PSNR."""
-    rec = model.reconstruct(x)
-    bpp = token_bits_per_pixel(model)
-    rows = []
-    for name, xi, p in zip(names, x, psnr(x, rec)):
-        j = jpeg_at_psnr(xi, p)
-        rows.append(
-            {
-                "photo": name,
-                "model_psnr_db": float(p),
-                "model_bpp": bpp,
-                "jpeg_quality": j["quality"],
-                "jpeg_bpp": j["bpp"],
-                "jpeg_psnr_db": j["psnr"],
-            }
-        )
-    return rows
+def rate_table(model, x, names=HELD_OUT, prior=None) -> list[dict]:
+    """Per photo: the model's PSNR through its tokens and their rate, raw and (with a
+    ``prior``) prior-coded, against JPEG's and WebP's at the same PSNR: ``vqlab.rate.rate_table``
+    (``model_bpp`` is ``token_bits_per_pixel``, ``jpeg_bpp`` JPEG's whole-file rate)."""
+    return rate.rate_table(model, x, names, prior)
 
 
 def rotate_layout(images, factor: int, k: int = 1) -> np.ndarray:

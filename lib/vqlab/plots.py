@@ -151,3 +151,90 @@ def markdown_table(rows: list[dict], digits: int = 4) -> str:
     lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
     lines += ["| " + " | ".join(fmt(r[k]) for k in keys) + " |" for r in rows]
     return "\n".join(lines)
+
+
+def rate_distortion(curves, points=(), ax=None, rate: str = "file", log_x: bool = True):
+    """PSNR (dB, y) against bits per pixel (x): each codec of ``curves`` (dicts from
+    ``vqlab.rate.codec_curve``: ``label``, ``psnr_db``, ``file_bpp``, ``payload_bpp``) as
+    a line with markers, each model of ``points`` (dicts from ``vqlab.rate.point``:
+    ``label``, ``psnr_db``, ``file_bpp``, ``payload_bpp`` and, when a prior codes its
+    tokens, ``prior_file_bpp`` and ``prior_payload_bpp``) as a labelled point, the raw
+    tokens (hollow) joined by an arrow to the prior-coded ones (filled).
+
+    ``rate``: "file" (whole files, headers counted) or "payload" (entropy-coded data
+    only). ``log_x``: a logarithmic rate axis, on which the codecs' curves are nearly
+    straight and the low rates of the tokens are not squeezed against the axis."""
+    if rate not in ("file", "payload"):
+        raise ValueError(f"rate should be 'file' or 'payload', got {rate!r}")
+    key = f"{rate}_bpp"
+    if ax is None:
+        _, ax = plt.subplots(figsize=(PAGE_WIDTH, 4.2))
+    for c, marker in zip(curves, "os^Dv" * 4):
+        ax.plot(
+            np.asarray(c[key]),
+            np.asarray(c["psnr_db"]),
+            marker=marker,
+            markersize=3,
+            linewidth=1.2,
+            label=c["label"],
+        )
+    for i, p in enumerate(points):
+        colour = plt.get_cmap("tab10")(3 + i)
+        x, y = p[key], p["psnr_db"]
+        prior_key = f"prior_{rate}_bpp"
+        coded = prior_key in p
+        ax.plot(
+            [x],
+            [y],
+            "o",
+            markersize=7,
+            markerfacecolor="none" if coded else colour,
+            markeredgecolor=colour,
+            linestyle="none",
+            label=f"{p['label']} tokens ({'raw, ' if coded else ''}log2 K each)",
+        )
+        ax.annotate(
+            p["label"],
+            (x, y),
+            xytext=(6, 6),
+            textcoords="offset points",
+            fontsize=MIN_FONT,
+            color=colour,
+        )
+        if coded:
+            ax.plot(
+                [p[prior_key]],
+                [y],
+                "o",
+                markersize=7,
+                color=colour,
+                linestyle="none",
+                label=f"{p['label']} tokens (prior-coded)",
+            )
+            ax.annotate(
+                "",
+                (p[prior_key], y),
+                xytext=(x, y),
+                arrowprops={"arrowstyle": "->", "color": colour, "linewidth": 1},
+            )
+    if log_x:
+        from matplotlib.ticker import FixedLocator, NullFormatter, ScalarFormatter
+
+        ax.set_xscale("log")
+        lo, hi = ax.get_xlim()
+        ticks = [
+            m * 10.0**e
+            for e in range(-3, 3)
+            for m in (1, 2, 3, 5)
+            if lo <= m * 10.0**e <= hi
+        ]
+        ax.xaxis.set_major_locator(FixedLocator(ticks))
+        ax.xaxis.set_major_formatter(ScalarFormatter())
+        ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel(
+        "bits per pixel (" + ("whole file" if rate == "file" else "payload only") + ")"
+    )
+    ax.set_ylabel("PSNR (dB)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(loc="upper left")  # the curves rise to the right: this corner is free
+    return ax
