@@ -29,6 +29,9 @@ from vqlab import photos, pretrained, rate
 
 GOAL_F4_DB = 27.0
 TEST_GOALS_DB = {"photo_f4": 28.5, "photo_f8": 24.0}
+# the same f = 8 budget, other capacity or training method: measured beside photo_f8
+F8_VARIANTS = ("photo_f8_large", "photo_dvae_f8")
+PHOTO_MODELS = ("photo_f4", "photo_f8", "photo_small") + F8_VARIANTS
 PRIORS = {"photo_f8": "prior_photo_f8"}  # the learned prior over a model's tokens
 CURVE_QUALITIES = {
     "jpeg": (1, 2, 5, 10, 20, 30, 50, 75, 90),
@@ -149,9 +152,7 @@ def curves(x):
 
 
 def main():
-    shipped = [
-        n for n in ("photo_f4", "photo_f8", "photo_small") if n in pretrained.names()
-    ]
+    shipped = [n for n in PHOTO_MODELS if n in pretrained.names()]
     if not shipped:
         print(
             "no photo model is shipped yet: python -m vqlab.train photo_f4 photo_f8 photo_small"
@@ -169,6 +170,10 @@ def main():
             print(
                 f"{name} goal: mean PSNR >= {goal} dB on the test source: {mean:.2f} dB ({met})"
             )
+    for name in F8_VARIANTS:
+        if name in shipped:
+            print(f"\n--- test source, {name} (photo_f8's crops and steps) ---")
+            _, tables[name] = report(name, pretrained.load(name), test_x, test_names)
     if tables:
         rate_summary(tables)
         test_curves = curves(test_x)
