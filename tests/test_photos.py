@@ -8,7 +8,13 @@ import pytest
 from vqlab import editing, photos, pretrained, tokens
 from vqlab.models.photo import PhotoVQVAE
 
-PHOTO_MODELS = ("photo_f4", "photo_f8", "photo_small", "photo_f8_large", "photo_dvae_f8")
+PHOTO_MODELS = (
+    "photo_f4",
+    "photo_f8",
+    "photo_small",
+    "photo_f8_large",
+    "photo_dvae_f8",
+)
 SHIPPED = [n for n in PHOTO_MODELS if n in pretrained.names()]
 
 

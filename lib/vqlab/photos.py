@@ -438,17 +438,10 @@ def annotate_card(name: str) -> dict:
     from . import cards, corpus, pretrained
 
     model = pretrained.load(name)
-    card = pretrained.read_card(name)
     train = Counter(p.record["source"] for p in corpus.train_photos())
     test_x, test_names = test_source_photos(model.image_shape[0])
-    steps = card.get("steps")
-    if steps is None and str(card["data"]).startswith("corpus_crops"):
-        from .recipes import CORPUS_TRAIN_CROPS
-
-        steps = -(-CORPUS_TRAIN_CROPS // card["batch_size"]) * card["epochs"]
     return cards.update_card(
         name,
-        **({} if steps is None else {"steps": int(steps)}),
         photos={
             "train_photos": sum(train.values()),
             "train_sources": dict(sorted(train.items())),

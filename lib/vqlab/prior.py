@@ -331,3 +331,40 @@ def mnist_tokens(
 
 
 from .seams import jump as seam_jump  # noqa: E402,F401  (importable from here as before)
+from .seams import ring as seam_ring  # noqa: E402
+
+
+def repair_seam(
+    prior: GatedPixelCNN,
+    grid,
+    box,
+    width: int = 1,
+    samples: int = 8,
+    temperature: float = 1.0,
+    seed: int = 0,
+) -> dict:
+    """Repair the seam of a moved box in one token grid (h, w): resample the tokens of
+    ``seams.ring(box, width)`` (``box`` = top, left, height, width in tokens) from
+    p(k_i | k_<i) with ``complete`` (one raster pass) ``samples`` times, and keep the draw
+    the prior finds most likely (fewest bits for the whole grid). Returns ``tokens``
+    (h, w), ``mask``, and ``bits_before`` / ``bits_after`` of the whole grid."""
+    grid = prior.check_tokens(grid)[0]
+    if not checks.is_int(samples) or samples < 1:
+        raise ValueError(f"samples should be an integer >= 1, got {samples!r}")
+    mask = seam_ring(grid.shape, box, width)
+    drawn = complete(
+        prior,
+        np.repeat(grid[None], samples, axis=0),
+        mask,
+        temperature=temperature,
+        sweeps=0,
+        seed=seed,
+    )
+    scores = bits(prior, drawn)
+    best = int(np.argmin(scores))
+    return {
+        "tokens": drawn[best],
+        "mask": mask,
+        "bits_before": float(bits(prior, grid[None])[0]),
+        "bits_after": float(scores[best]),
+    }

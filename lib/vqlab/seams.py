@@ -135,29 +135,3 @@ def ring(grid_shape, box, width: int = 1) -> np.ndarray:
     rings just outside it. These are the tokens a repair resamples."""
     d = box_distance(tuple(grid_shape), box)
     return (d > -width) & (d <= width)
-
-
-def repair(
-    prior, grid, box, width: int = 1, samples: int = 8, temperature: float = 1.0, seed=0
-) -> dict:
-    """Repair the seam of a moved box in one token grid (h, w) with a learned prior:
-    resample the tokens of ``ring(box, width)`` from p(k_i | k_<i) (``vqlab.prior.complete``,
-    one raster pass) ``samples`` times, and keep the draw the prior finds most likely
-    (fewest bits for the whole grid). Returns ``tokens`` (h, w), ``mask``, and ``bits`` of
-    the grid before and after."""
-    from . import prior as _prior
-
-    grid = np.asarray(grid)
-    mask = ring(grid.shape, box, width)
-    grids = np.repeat(grid[None], samples, axis=0)
-    drawn = _prior.complete(
-        prior, grids, mask, temperature=temperature, sweeps=0, seed=seed
-    )
-    bits = _prior.bits(prior, drawn)
-    best = int(np.argmin(bits))
-    return {
-        "tokens": drawn[best],
-        "mask": mask,
-        "bits_before": float(_prior.bits(prior, grid[None])[0]),
-        "bits_after": float(bits[best]),
-    }
