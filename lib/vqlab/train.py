@@ -369,18 +369,21 @@ def _fit(name, r, epochs, limit, devices, checkpoint_dir, verbose, restart, call
 
 
 def _check_even_split(r, devices: int, n_train: int, n_test: int):
-    """Keras starts a data-parallel fit (and each validation) on a first batch whose shares
-    must have one shape, so it fails on a first batch that ``devices`` does not divide."""
-    first = {"training": min(r.batch_size, n_train)}
+    """Refuse a run whose batches do not split into equal shares over ``devices``: Keras
+    starts a data-parallel fit (and each validation) on a first batch whose shares must
+    have one shape, and TensorFlow's convolutions fail on an empty share (the last batch
+    of 1 example, split over 2 devices)."""
+    runs = {"training": (n_train, r.batch_size)}
     if r.validate:
-        first["validation"] = min(VALIDATION_BATCH, n_test)
-    for kind, n in first.items():
-        if n % devices:
+        runs["validation"] = (n_test, VALIDATION_BATCH)
+    for kind, (n, batch) in runs.items():
+        uneven = sorted({b for b in (min(batch, n), n % batch) if b % devices})
+        if uneven:
             raise distribute.DevicesError(
-                f"the first {kind} batch of {r.name} ({n} examples) does not split "
-                f"evenly over {devices} devices; use a number of devices that divides "
-                f"the batch size ({r.batch_size}) and {VALIDATION_BATCH} (or, with "
-                f"--limit, a limit of at least that much)"
+                f"{r.name} has {kind} batches of {' and '.join(map(str, uneven))} "
+                f"example(s), which do not split evenly over {devices} devices; use a "
+                f"number of devices that divides the batch size ({r.batch_size}) and "
+                f"{VALIDATION_BATCH}, and with --limit a limit that it divides too"
             )
 
 
