@@ -325,6 +325,9 @@ def _fit(name, r, epochs, limit, devices, checkpoint_dir, verbose, restart, call
         _check_even_split(r, devices, n_examples(x_train), n_examples(x_test))
     if isinstance(x_train, dict):
         model.loss_terms(take(x_train, slice(0, 1)))  # create every weight
+        # ... so the model is built: on several devices Keras would otherwise build it
+        # by calling it on a batch, which a model of dict data does not take
+        model.built = True
     else:
         pretrained.create_weights(model)
     steps_per_epoch = math.ceil(n_examples(x_train) / r.batch_size)
