@@ -437,6 +437,7 @@ def main(argv=None):
         "--devices",
         type=_positive_int,
         default=1,
+        metavar="N",
         help="train data-parallel on N devices: the first N GPUs, or N logical CPU "
         "devices on a machine without GPUs; the recipe's batch is split over them",
     )
