@@ -18,6 +18,14 @@ them for the models' code:
 * ``draw_for_batch``: random numbers for the global batch, of which each device keeps its
   rows; without it every device would draw the same noise for its share.
 
+Why the non-trainable variables (the quantizer's counts and EMA sums, a restarted
+codebook, the random generators' states) stay equal on every device: they keep Keras'
+default aggregation, ``"none"``, under which an assign inside a step changes the
+device's own copy only. Every device assigns the same value, computed from the global
+batch's statistics above, so the copies never part (a resumed run's checkpoint, read
+from the first device, is every device's state). It is also the one kind of assign
+that works inside ``ops.cond``, whose branches may not talk between devices.
+
 On one device, or outside ``strategy.run`` (a chapter's ``model(x)``), each is the
 identity and the model's code runs exactly as written; the same on other backends than
 TensorFlow.
