@@ -5,7 +5,7 @@ walks the import graph and fails on a cycle):
 
 | layer | modules |
 | --- | --- |
-| data, maths | ``data`` (MNIST), ``images`` (batches, PNG, paste), ``losses``, ``metrics``, ``theory``, ``tokens`` (grid edits, ``transplant``), ``seams``, ``checks``, ``files`` |
+| data, maths | ``data`` (MNIST), ``images`` (batches, PNG, paste), ``losses``, ``metrics``, ``theory``, ``tokens`` (grid edits, ``transplant``), ``seams``, ``checks``, ``files``, ``distribute`` (data parallelism on several devices) |
 | layers | ``quantizer`` (``VectorQuantizer``: gradient codebook; ``VectorQuantizerEMA``: moving averages) |
 | models | ``models``: ``Autoencoder``, ``VAE``, ``VQVAE``, ``PhotoVQVAE``, ``DalleDVAE``, ``GatedPixelCNN``, ``DigitClassifier``; the ``TokenModel`` protocol |
 | shipped weights | ``cards`` (model cards), ``named_weights`` (weights by variable path), ``pretrained`` (``load(name)``) |

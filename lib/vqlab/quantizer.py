@@ -27,6 +27,11 @@ falls below the threshold is dead and restarts at an encoder output of the curre
 ``call`` returns a dict, so every part is visible; ``loss`` is already the right sum for
 the layer's update rule, so a model adds it and never has to know which terms to drop.
 ``make_quantizer(..., ema_decay=None | float)`` picks the class.
+
+Trained on several devices at once (``vqlab.distribute``), each device quantizes its share
+of the batch, but the counts, the EMA sums and the restart candidates are those of the
+whole batch: every device's copy of the codebook takes the same values, the ones it
+would take on one device.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ import numpy as np
 from keras import ops
 
 from .checks import is_int, is_number
+from .distribute import gather_over_replicas, sum_over_replicas
 
 COUNT_DECAY = (
     0.99  # moving count of assignments per code, when there is no EMA codebook
@@ -181,7 +187,9 @@ class VectorQuantizerBase(keras.layers.Layer):
         )
 
         one_hot = ops.one_hot(indices, self.num_codes)  # (N, K)
-        counts = ops.sum(one_hot, axis=0)  # (K,)
+        # (K,) code histogram of the batch; of the global batch when the batch is split
+        # over devices, so every device updates its copy of the counts alike
+        counts = sum_over_replicas(ops.sum(one_hot, axis=0))
         if training:
             self._update(
                 ops.stop_gradient(flat), one_hot, counts, ops.min(distances, axis=1)
@@ -204,6 +212,9 @@ class VectorQuantizerBase(keras.layers.Layer):
         self.update_codebook(flat, one_hot)
         if self.dead_code_threshold is not None:
             dead = self.code_count < self.dead_code_threshold
+            # Restarts draw from the whole batch. Split over devices, each gathers the
+            # others' vectors here: a branch of ``cond`` may not talk between devices.
+            flat, error = gather_over_replicas(flat), gather_over_replicas(error)
             ops.cond(
                 ops.any(dead), lambda: self.restart(flat, error, dead), lambda: None
             )
@@ -331,10 +342,8 @@ class VectorQuantizerEMA(VectorQuantizerBase):
 
     def update_codebook(self, flat, one_hot):
         decay = self.decay
-        self.ema_sum.assign(
-            decay * self.ema_sum
-            + (1.0 - decay) * ops.matmul(ops.transpose(one_hot), flat)
-        )
+        sums = sum_over_replicas(ops.matmul(ops.transpose(one_hot), flat))  # (K, D)
+        self.ema_sum.assign(decay * self.ema_sum + (1.0 - decay) * sums)
         n = ops.sum(self.code_count)
         smoothed = (
             (self.code_count + LAPLACE_SMOOTHING)

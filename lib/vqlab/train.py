@@ -11,11 +11,18 @@ settings, or a broken one, stops the run with a message; ``--restart`` starts ov
 
 At the end it writes ``NAME.weights.npz`` and the model card ``NAME.json`` to the
 weights folder (``--out`` to write elsewhere); see ``vqlab.pretrained``.
+
+``--devices N`` trains data-parallel on N devices (the first N GPUs, or the CPU split
+into N logical devices where there are none) with TensorFlow's MirroredStrategy: the
+recipe's batch size is the global batch, split N ways, so the run trains the model it
+trains on one device, up to float noise (``vqlab.distribute``). A checkpoint resumes on
+the number of devices that made it.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import platform
@@ -26,7 +33,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from . import cards, checks, named_weights, pretrained, recipes
+from . import cards, checks, distribute, named_weights, pretrained, recipes
 from .files import atomic_savez
 
 CHECKPOINT_DIR = Path("checkpoints")
@@ -36,6 +43,10 @@ VALIDATION_BATCH = 64  # test examples per pass when a recipe validates after ea
 
 class CheckpointError(RuntimeError):
     """A checkpoint is broken or was made by a run with other settings."""
+
+
+# Settings that checkpoints written before the setting existed were made with.
+OLD_SETTINGS = {"devices": 1}
 
 
 json_safe = (
@@ -175,7 +186,7 @@ class Checkpoint(keras.callbacks.Callback):
         try:
             with np.load(self.path, allow_pickle=False) as f:
                 arrays = {k: f[k] for k in f.files}
-            settings = json.loads(str(arrays.pop("settings")))
+            settings = {**OLD_SETTINGS, **json.loads(str(arrays.pop("settings")))}
             progress = json.loads(str(arrays.pop("progress")))
             epoch, self.history = int(progress["epoch"]), progress["history"]
         except (
@@ -244,16 +255,80 @@ def train(
     limit: int | None = None,
     restart: bool = False,
     callbacks=(),
+    devices: int = 1,
 ) -> dict:
-    """Train recipe ``name`` (resuming if its checkpoint exists) and write weights and card."""
+    """Train recipe ``name`` (resuming if its checkpoint exists) and write weights and card.
+
+    ``devices > 1``: data-parallel on that many devices (``vqlab.distribute.strategy``),
+    the recipe's batch split over them; on a machine without GPUs this has to run before
+    TensorFlow has started in the process (the CPU is split into logical devices)."""
     r = recipes.get(name)
     epochs = checks.positive_int("epochs", r.epochs if epochs is None else epochs)
     limit = None if limit is None else checks.positive_int("limit", limit)
+    devices = checks.positive_int("devices", devices)
+    strategy = distribute.strategy(devices)  # None on one device
+    with strategy.scope() if strategy else contextlib.nullcontext():
+        model, ckpt, seconds, x_test = _fit(
+            name, r, epochs, limit, devices, checkpoint_dir, verbose, restart, callbacks
+        )
+        path = cards.weights_path(name, out)
+        digest = named_weights.save(model, path)
+    card = {
+        "name": name,
+        "description": r.description,
+        "class": type(model).__name__,
+        "config": model_config(model),
+        "command": r.command,
+        "data": r.data + (f" (first {limit} images of each split)" if limit else ""),
+        "epochs": epochs,
+        "steps": ckpt.steps_per_epoch * epochs,
+        "batch_size": r.batch_size,
+        "optimizer": "Adam",
+        "learning_rate": json_safe(ckpt.settings["learning_rate"]),
+        "seed": r.seed,
+    }
+    reloaded = named_weights.load_into(pretrained.build(card), path, digest, name)
+    reloaded.compile(optimizer="adam")
+    card.update(
+        {
+            "metrics_test": evaluate(reloaded, x_test),
+            "history": ckpt.history,
+            "train_seconds_this_run": round(seconds, 1),
+            "trained_with": {
+                "python": platform.python_version(),
+                "keras": keras.__version__,
+                "backend": keras.backend.backend(),
+                "device": distribute.device_kind(),
+                "devices": devices,
+            },
+            "weights_file": path.name,
+            "weights_format": named_weights.FORMAT,
+            "sha256": digest,
+        }
+    )
+    cards.write_card(name, card, out)
+    print(f"{name}: wrote {path} and its card; test metrics {card['metrics_test']}")
+    return card
+
+
+def _fit(name, r, epochs, limit, devices, checkpoint_dir, verbose, restart, callbacks):
+    """Build, compile, restore and fit recipe ``r`` (in the strategy's scope, if any):
+    (model, checkpoint callback, seconds of fitting, the test examples)."""
     x_train, x_test = load_data(r.data, limit)
     keras.utils.set_random_seed(r.seed)
     model = r.build()
+    if devices > 1 and not getattr(model, "DATA_PARALLEL", False):
+        raise distribute.DevicesError(
+            f"{name}'s model ({type(model).__name__}) does not train data-parallel "
+            f"(see its DATA_PARALLEL); train it on one device (--devices 1)"
+        )
+    if devices > 1:
+        _check_even_split(r, devices, n_examples(x_train), n_examples(x_test))
     if isinstance(x_train, dict):
         model.loss_terms(take(x_train, slice(0, 1)))  # create every weight
+        # ... so the model is built: on several devices Keras would otherwise build it
+        # by calling it on a batch, which a model of dict data does not take
+        model.built = True
     else:
         pretrained.create_weights(model)
     steps_per_epoch = math.ceil(n_examples(x_train) / r.batch_size)
@@ -273,8 +348,10 @@ def train(
         "batch_size": r.batch_size,
         "seed": r.seed,
         "learning_rate": lr if isinstance(lr, float) else lr.get_config(),
+        "devices": devices,
     }
     ckpt = Checkpoint(Path(checkpoint_dir) / name, settings)
+    ckpt.steps_per_epoch = steps_per_epoch  # the card records the run's steps
     if restart:
         ckpt.path.unlink(missing_ok=True)
     start = ckpt.restore(model)
@@ -293,55 +370,26 @@ def train(
             verbose=verbose,
             shuffle=False,
         )
-    seconds = time.time() - t0
-
-    path = cards.weights_path(name, out)
-    digest = named_weights.save(model, path)
-    card = {
-        "name": name,
-        "description": r.description,
-        "class": type(model).__name__,
-        "config": model_config(model),
-        "command": r.command,
-        "data": r.data + (f" (first {limit} images of each split)" if limit else ""),
-        "epochs": epochs,
-        "steps": steps_per_epoch * epochs,
-        "batch_size": r.batch_size,
-        "optimizer": "Adam",
-        "learning_rate": json_safe(settings["learning_rate"]),
-        "seed": r.seed,
-    }
-    reloaded = named_weights.load_into(pretrained.build(card), path, digest, name)
-    reloaded.compile(optimizer="adam")
-    card.update(
-        {
-            "metrics_test": evaluate(reloaded, x_test),
-            "history": ckpt.history,
-            "train_seconds_this_run": round(seconds, 1),
-            "trained_with": {
-                "python": platform.python_version(),
-                "keras": keras.__version__,
-                "backend": keras.backend.backend(),
-                "device": _device(),
-            },
-            "weights_file": path.name,
-            "weights_format": named_weights.FORMAT,
-            "sha256": digest,
-        }
-    )
-    cards.write_card(name, card, out)
-    print(f"{name}: wrote {path} and its card; test metrics {card['metrics_test']}")
-    return card
+    return model, ckpt, time.time() - t0, x_test
 
 
-def _device() -> str:
-    """What trained the model: the GPU's name under the torch backend, else the CPU."""
-    if keras.backend.backend() == "torch":
-        import torch
-
-        if torch.cuda.is_available():
-            return torch.cuda.get_device_name(0)
-    return f"CPU ({platform.machine()})"
+def _check_even_split(r, devices: int, n_train: int, n_test: int):
+    """Refuse a run whose batches do not split into equal shares over ``devices``: Keras
+    starts a data-parallel fit (and each validation) on a first batch whose shares must
+    have one shape, and TensorFlow's convolutions fail on an empty share (the last batch
+    of 1 example, split over 2 devices)."""
+    runs = {"training": (n_train, r.batch_size)}
+    if r.validate:
+        runs["validation"] = (n_test, VALIDATION_BATCH)
+    for kind, (n, batch) in runs.items():
+        uneven = sorted({b for b in (min(batch, n), n % batch) if b % devices})
+        if uneven:
+            raise distribute.DevicesError(
+                f"{r.name} has {kind} batches of {' and '.join(map(str, uneven))} "
+                f"example(s), which do not split evenly over {devices} devices; use a "
+                f"number of devices that divides the batch size ({r.batch_size}) and "
+                f"{VALIDATION_BATCH}, and with --limit a limit that it divides too"
+            )
 
 
 def _positive_int(text: str) -> int:
@@ -388,6 +436,14 @@ def main(argv=None):
         help="delete the checkpoint and start from scratch",
     )
     parser.add_argument(
+        "--devices",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="train data-parallel on N devices: the first N GPUs, or N logical CPU "
+        "devices on a machine without GPUs; the recipe's batch is split over them",
+    )
+    parser.add_argument(
         "--verbose",
         type=int,
         default=1,
@@ -411,8 +467,9 @@ def main(argv=None):
                 verbose=args.verbose,
                 limit=args.limit,
                 restart=args.restart,
+                devices=args.devices,
             )
-        except CheckpointError as err:
+        except (CheckpointError, distribute.DevicesError) as err:
             print(f"error: {err}", file=sys.stderr)
             return 2
     return 0

@@ -16,6 +16,7 @@ import keras
 import numpy as np
 
 from .. import checks, metrics
+from ..distribute import batch_share
 
 BATCH = 1000  # images per forward pass in encode/decode: bounded memory, few Python round trips
 
@@ -56,6 +57,10 @@ def inference(fn):
 
 class LossTermsModel(keras.Model):
     TERMS: tuple[str, ...] = ("loss",)
+    # Trains data-parallel on several devices as it does on one (vqlab.distribute): its
+    # randomness and batch statistics are drawn for the global batch. A model with
+    # layers that keep per-device statistics (batch normalisation) sets it False.
+    DATA_PARALLEL = True
 
     def __init__(self, image_shape=(28, 28, 1), seed: int = 0, **kwargs):
         super().__init__(**kwargs)
@@ -80,9 +85,15 @@ class LossTermsModel(keras.Model):
     def loss_terms(self, x, training=False) -> dict:
         raise NotImplementedError
 
-    def _track(self, terms):
+    def _track(self, terms, share=None):
+        """Add the batch's terms to the running means. Split over devices, each adds its
+        terms weighted by its ``share`` of the batch: the means are the global batch's."""
         for name, tracker in self.trackers.items():
-            tracker.update_state(terms[name])
+            if share is None:
+                tracker.update_state(terms[name])
+            else:  # an empty share has NaN terms: weigh 0, not NaN
+                value = keras.ops.where(share > 0, terms[name], 0.0)
+                tracker.update_state(value, sample_weight=share)
         return {name: tracker.result() for name, tracker in self.trackers.items()}
 
     def train_step(self, data):
@@ -91,12 +102,19 @@ class LossTermsModel(keras.Model):
             data
         )  # images only: no labels
         backend = keras.backend.backend()
+        # On several devices the optimizer sums their gradients: each device's mean loss
+        # is weighted by its share of the batch, so the sum is the gradient of the mean
+        # loss over the global batch (None on one device: no weighting).
+        share = batch_share(data)
         if backend == "tensorflow":
             import tensorflow as tf
 
             with tf.GradientTape() as tape:
                 terms = self.loss_terms(data, training=True)
-            grads = tape.gradient(terms["loss"], self.trainable_weights)
+                loss = terms["loss"]
+                if share is not None:
+                    loss = tf.where(share > 0, loss, 0.0) * share
+            grads = tape.gradient(loss, self.trainable_weights)
         elif backend == "torch":
             self.zero_grad()
             terms = self.loss_terms(data, training=True)
@@ -107,11 +125,11 @@ class LossTermsModel(keras.Model):
                 f"vqlab's models train with Keras' tensorflow or torch backend, not {backend!r}"
             )
         self.optimizer.apply(grads, self.trainable_weights)
-        return self._track(terms)
+        return self._track(terms, share)
 
     def test_step(self, data):
         data, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        return self._track(self.loss_terms(data))
+        return self._track(self.loss_terms(data), batch_share(data))
 
     # The surface a chapter calls -----------------------------------------------------
     def graph_call(self, name: str):

@@ -20,6 +20,9 @@ class DigitClassifier(LossTermsModel):
     Training data: a dict ``{"images": (n, 28, 28, 1) floats, "labels": (n,) ints}``."""
 
     TERMS = ("loss", "accuracy")
+    # Batch normalisation keeps moving statistics per device, and Keras' dropout would
+    # draw one mask for every device's share: it trains on one device only.
+    DATA_PARALLEL = False
 
     def __init__(
         self,

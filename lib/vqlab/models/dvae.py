@@ -34,6 +34,7 @@ import numpy as np
 from keras import ops
 
 from .. import checks, losses
+from ..distribute import draw_for_batch, sum_over_replicas
 from ..quantizer import perplexity_from_counts
 from .base import batched
 from .photo import PHOTO_BATCH, PHOTO_SHAPE, PhotoVQVAE
@@ -150,8 +151,11 @@ class PhotoDVAE(PhotoVQVAE):
         hard = ops.one_hot(ops.argmax(logits, axis=-1), self.num_codes)
         if training:
             tau = self.temperature_at(step)
-            u = keras.random.uniform(
-                ops.shape(logits), 1e-6, 1.0 - 1e-6, seed=self.noise
+            u = draw_for_batch(  # the global batch's noise, split over devices
+                lambda shape: keras.random.uniform(
+                    shape, 1e-6, 1.0 - 1e-6, seed=self.noise
+                ),
+                ops.shape(logits),
             )
             gumbel = -ops.log(-ops.log(u))
             y = ops.softmax((logits + gumbel) / tau, axis=-1)
@@ -160,7 +164,8 @@ class PhotoDVAE(PhotoVQVAE):
             tau, y, weight = ops.convert_to_tensor(0.0), hard, self.kl_weight
         x_hat = self.decoder(ops.matmul(y, self.quantizer.codebook), training=training)
         rec = ops.mean(losses.mean_squared_error(x, x_hat))
-        counts = ops.sum(ops.reshape(hard, (-1, self.num_codes)), axis=0)
+        # (K,) token histogram of the batch (of the global batch, split over devices)
+        counts = sum_over_replicas(ops.sum(ops.reshape(hard, (-1, self.num_codes)), 0))
         return {
             "loss": rec + weight * kl,
             "reconstruction": rec,

@@ -18,6 +18,7 @@ import numpy as np
 from keras import layers, ops
 
 from .. import checks
+from ..distribute import draw_for_batch
 from .base import LossTermsModel
 from .vqvae import VQVAE
 
@@ -174,10 +175,11 @@ class GatedPixelCNN(LossTermsModel):
             tokens = ops.cast(x, "int32")
             labels = ops.full((ops.shape(tokens)[0],), self.no_label, "int32")
         if training and self.label_dropout > 0:
-            drop = (
-                keras.random.uniform(ops.shape(labels), seed=self.seed_generator)
-                < self.label_dropout
+            u = draw_for_batch(  # the global batch's draw, split over devices
+                lambda shape: keras.random.uniform(shape, seed=self.seed_generator),
+                ops.shape(labels),
             )
+            drop = u < self.label_dropout
             labels = ops.where(drop, self.no_label, labels)
         ce = keras.losses.sparse_categorical_crossentropy(
             tokens, self.logits(tokens, labels), from_logits=True

@@ -15,6 +15,7 @@ import numpy as np
 from keras import ops
 
 from .. import checks, losses, metrics
+from ..distribute import draw_for_batch
 from .autoencoder import Autoencoder
 from .base import batched
 
@@ -66,8 +67,9 @@ class VAE(Autoencoder):
 
     def reparameterize(self, mean, log_var, training=False):
         """z = mean + exp(log_var / 2) * eps, eps ~ N(0, I) (thesis eq. 3.25)."""
-        eps = keras.random.normal(
-            ops.shape(mean), seed=self.seed_generator if training else self.seed
+        seed = self.seed_generator if training else self.seed
+        eps = draw_for_batch(  # the global batch's noise, split over devices
+            lambda shape: keras.random.normal(shape, seed=seed), ops.shape(mean)
         )
         return mean + ops.exp(0.5 * log_var) * eps
 
