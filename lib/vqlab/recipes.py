@@ -284,44 +284,50 @@ def corpus_crop_data(size: int):
 
 
 register_data(f"corpus_crops{PHOTO_CROP}", corpus_crop_data(PHOTO_CROP))
+PHOTO_BATCH_SIZE = 16
+PHOTO_STEPS = CORPUS_TRAIN_CROPS // PHOTO_BATCH_SIZE * CORPUS_EPOCHS  # 12,000
+
+
+def corpus_recipe(name: str, build: Callable[[], keras.Model], description: str):
+    """A photo tokenizer's recipe at the corpus budget that every such model shares (the
+    same crops, batch, steps and learning rate; validated on the test source each epoch)."""
+    return Recipe(
+        name,
+        build,
+        description,
+        data=f"corpus_crops{PHOTO_CROP}",
+        epochs=CORPUS_EPOCHS,
+        batch_size=PHOTO_BATCH_SIZE,
+        learning_rate=cosine(VQ_LEARNING_RATE),
+        validate=True,
+    )
+
 
 register(
-    Recipe(
+    corpus_recipe(
         "photo_f4",
         lambda: PhotoVQVAE(512, 32, factor=4),
         "Photo VQ-VAE, f=4 (256x256 -> 64x64 tokens), 512 codes of size 32, two residual "
         "blocks each side; seeded random 64x64 crops of the corpus' 247 training photos "
         "(each source weighted equally) (chapter 11).",
-        data=f"corpus_crops{PHOTO_CROP}",
-        epochs=CORPUS_EPOCHS,
-        batch_size=16,
-        learning_rate=cosine(VQ_LEARNING_RATE),
-        validate=True,
     )
 )
 register(
-    Recipe(
+    corpus_recipe(
         "photo_f8",
         lambda: PhotoVQVAE(512, 32, factor=8),
         "Photo VQ-VAE, f=8 like DALL·E's dVAE (256x256 -> 32x32 tokens), 512 codes of size 32; "
         "the same crops and steps as photo_f4 (chapter 11).",
-        data=f"corpus_crops{PHOTO_CROP}",
-        epochs=CORPUS_EPOCHS,
-        batch_size=16,
-        learning_rate=cosine(VQ_LEARNING_RATE),
-        validate=True,
     )
 )
 
 # The same f = 8 budget, trained the way DALL·E trained its dVAE (vqlab.models.dvae):
 # Gumbel-softmax relaxed one-hots into the decoder, a KL term to the uniform prior, the
 # temperature annealed from 1 to 1/16 over three quarters of the steps.
-PHOTO_STEPS = CORPUS_TRAIN_CROPS // 16 * CORPUS_EPOCHS
-DVAE_KL_WEIGHT = (
-    5e-4  # ~ DALL·E's beta = 6.6 once its per-pixel sum is a per-pixel mean
-)
+# ~ DALL·E's beta = 6.6 once its per-pixel sum is a per-pixel mean
+DVAE_KL_WEIGHT = 5e-4
 register(
-    Recipe(
+    corpus_recipe(
         "photo_dvae_f8",
         lambda: PhotoDVAE(
             512,
@@ -335,26 +341,16 @@ register(
         "softmax relaxation, KL to the uniform prior (weight 5e-4, warmed up over the first "
         "sixth of the steps), temperature 1 -> 1/16 over three quarters of them; the same "
         "crops and steps as photo_f8 (chapter 11).",
-        data=f"corpus_crops{PHOTO_CROP}",
-        epochs=CORPUS_EPOCHS,
-        batch_size=16,
-        learning_rate=cosine(VQ_LEARNING_RATE),
-        validate=True,
     )
 )
 # Capacity at one patch size: photo_f8 with twice the channels and twice the residual blocks.
 register(
-    Recipe(
+    corpus_recipe(
         "photo_f8_large",
         lambda: PhotoVQVAE(512, 32, factor=8, channels=192, res_blocks=4),
         "Photo VQ-VAE, f=8, 512 codes of size 32, twice photo_f8's width (192 channels) and "
         "residual blocks (4 each side); the same crops and steps (chapter 11: does a bigger "
         "model resist edits better?).",
-        data=f"corpus_crops{PHOTO_CROP}",
-        epochs=CORPUS_EPOCHS,
-        batch_size=16,
-        learning_rate=cosine(VQ_LEARNING_RATE),
-        validate=True,
     )
 )
 register(
